@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock | md5sum | cut -c1-12)
+
+.PHONY: run test install lint migrations-check bench-quick browser
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+# Runs the system with demo data on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL).
+run: install
+	$(BIN)/python manage.py rundemo
+
+# The whole suite against DATABASE_URL's server (or the embedded one when unset).
+test: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/python -m ruff check .
+
+bench-quick: install
+	$(BIN)/python benchmarks/registry.py --quick

@@ -1,0 +1,67 @@
+"""Writing the audit trail. Call `audit_record` inside the transaction of the change it records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from ehealth.core import context
+from ehealth.core.models import AuditEvent
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | None = None,
+    patient_id: int | None = None,
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Append one audit entry: who (and in which role and facility), what, on which record, from where.
+
+    `detail` must hold ids and codes, never names or other identifying text.
+    """
+    ctx = context.current()
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        actor=actor_obj,
+        actor_username=getattr(actor_obj, "username", "") or "",
+        role=ctx.role,
+        facility_id=ctx.facility_id,
+        action=action,
+        target_type=target._meta.label if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        patient_id=patient_id,
+        ip_address=ctx.ip_address,
+        user_agent=ctx.user_agent,
+        channel=ctx.channel,
+        detail=detail or {},
+    )
+
+
+def audit_record_many(
+    *, actor: Any, action: str, patient_ids: list[int], detail: dict | None = None
+) -> None:
+    """One entry per patient shown (a search result page, a list): each chart's trail stays complete."""
+    ctx = context.current()
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor_obj,
+                actor_username=getattr(actor_obj, "username", "") or "",
+                role=ctx.role,
+                facility_id=ctx.facility_id,
+                action=action,
+                target_type="patients.Patient",
+                target_id=str(pid),
+                patient_id=pid,
+                ip_address=ctx.ip_address,
+                user_agent=ctx.user_agent,
+                channel=ctx.channel,
+                detail=detail or {},
+            )
+            for pid in patient_ids
+        ]
+    )

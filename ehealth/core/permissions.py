@@ -1,0 +1,184 @@
+"""The one permission gate of the project.
+
+Two questions, two mechanisms:
+- *What may a role do?* Django groups, one per role (`role:<role>`), whose permissions are seeded
+  from ROLE_PERMISSIONS and may be edited by an admin. A member of staff holds roles per facility
+  (StaffMembership), so a permission is always asked *at a facility*: `has_perm_at`.
+- *Which records?* Records of the facilities where the user works, plus records shared explicitly,
+  stored as django-guardian object permissions granted to a user or to a facility's staff group
+  (`facility:<code>`). Nothing outside this module imports guardian.
+
+A record that exists but is not visible is answered exactly like one that does not exist (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group, Permission
+from django.db import models
+from guardian.shortcuts import assign_perm, get_objects_for_group, get_objects_for_user, remove_perm
+
+from ehealth.core.models import Facility, Role, StaffMembership
+
+PATIENT_READ = [
+    "patients.search_patient",
+    "patients.view_patient",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.RECEPTIONIST: [*PATIENT_READ, "patients.add_patient", "patients.change_patient"],
+    Role.DOCTOR: [*PATIENT_READ, "patients.change_patient", "patients.share_patient"],
+    Role.NURSE: [*PATIENT_READ],
+    Role.CASHIER: [*PATIENT_READ],
+    Role.INSURANCE_OFFICER: [*PATIENT_READ],
+    Role.UNIT_ADMIN: [
+        *PATIENT_READ,
+        "patients.merge_patient",
+        "patients.share_patient",
+        "core.view_auditevent",
+        "core.manage_staff",
+        "core.manage_catalog",
+        "core.view_facility",
+    ],
+    Role.CITY_ADMIN: [
+        "core.view_city_aggregates",
+        "core.manage_catalog",
+        "core.manage_facilities",
+        "core.manage_staff",
+        "core.view_facility",
+    ],
+}
+
+
+def role_group_name(role: str) -> str:
+    return f"role:{role}"
+
+
+def facility_group_name(facility: Facility) -> str:
+    return f"facility:{facility.code}"
+
+
+def roles_sync() -> None:
+    """Create the role groups and give each the default permissions it lacks (idempotent)."""
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role_group_name(role))
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            p = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if p is not None:
+                wanted.append(p)
+        group.permissions.add(*wanted)
+
+
+def _role_perms(role: str, cache: dict) -> set[str]:
+    if role not in cache:
+        cache[role] = {
+            f"{app}.{code}"
+            for app, code in Permission.objects.filter(
+                group__name=role_group_name(role)
+            ).values_list("content_type__app_label", "codename")
+        }
+    return cache[role]
+
+
+def _perm_map(user) -> dict[int, set[str]]:
+    """facility id -> permissions the user holds there (cached on the user object for a request)."""
+    cached = getattr(user, "_ehealth_perm_map", None)
+    if cached is not None:
+        return cached
+    result: dict[int, set[str]] = {}
+    if user is not None and user.is_authenticated and user.is_active:
+        role_cache: dict = {}
+        for facility_id, role in StaffMembership.objects.filter(
+            user=user, is_active=True, facility__is_active=True
+        ).values_list("facility_id", "role"):
+            result.setdefault(facility_id, set()).update(_role_perms(role, role_cache))
+    user._ehealth_perm_map = result
+    return result
+
+
+def forget_cached_permissions(user) -> None:
+    if hasattr(user, "_ehealth_perm_map"):
+        del user._ehealth_perm_map
+
+
+def has_perm_at(user, perm: str, facility_id: int | None) -> bool:
+    """May `user` do `perm` at the facility? (Through a role held there.)"""
+    if facility_id is None:
+        return False
+    return perm in _perm_map(user).get(facility_id, set())
+
+
+def has_perm_anywhere(user, perm: str) -> bool:
+    return any(perm in perms for perms in _perm_map(user).values())
+
+
+def facility_ids_with_perm(user, perm: str) -> list[int]:
+    """The facilities where the user may do `perm`."""
+    return sorted(fid for fid, perms in _perm_map(user).items() if perm in perms)
+
+
+def active_membership(user, facility_id: int | None) -> StaffMembership | None:
+    """The membership the user works under now: the chosen facility, else their first one."""
+    qs = StaffMembership.objects.filter(user=user, is_active=True, facility__is_active=True)
+    qs = qs.select_related("facility").order_by("facility__code", "role")
+    if facility_id is not None:
+        chosen = next((m for m in qs if m.facility_id == facility_id), None)
+        if chosen is not None:
+            return chosen
+    return qs.first()
+
+
+# --- Record-level sharing (django-guardian) ------------------------------------------------------
+
+
+def facility_staff_group(facility: Facility) -> Group:
+    group, _ = Group.objects.get_or_create(name=facility_group_name(facility))
+    return group
+
+
+def staff_groups_sync(user) -> None:
+    """Keep the user's membership in facility staff groups equal to their active memberships."""
+    facility_ids = set(
+        StaffMembership.objects.filter(user=user, is_active=True).values_list(
+            "facility_id", flat=True
+        )
+    )
+    wanted = {facility_staff_group(f) for f in Facility.objects.filter(pk__in=facility_ids)}
+    current = set(user.groups.filter(name__startswith="facility:"))
+    for group in current - wanted:
+        user.groups.remove(group)
+    for group in wanted - current:
+        user.groups.add(group)
+    forget_cached_permissions(user)
+
+
+def share_with_user(*, perm: str, obj: models.Model, user) -> None:
+    assign_perm(perm, user, obj)
+
+
+def share_with_facility(*, perm: str, obj: models.Model, facility: Facility) -> None:
+    assign_perm(perm, facility_staff_group(facility), obj)
+
+
+def unshare_with_facility(*, perm: str, obj: models.Model, facility: Facility) -> None:
+    remove_perm(perm, facility_staff_group(facility), obj)
+
+
+def shared_object_ids(user, perm: str, queryset: models.QuerySet) -> models.QuerySet:
+    """Ids of the objects of `queryset` shared explicitly with the user or one of their groups."""
+    return get_objects_for_user(
+        user, perm, klass=queryset, accept_global_perms=False, with_superuser=False
+    ).values("pk")
+
+
+def facilities_sharing(obj_queryset: models.QuerySet, perm: str, facilities: Iterable[Facility]):
+    """For tests and admin pages: which of the given facilities have `obj` shared with them."""
+    return {
+        f.pk: get_objects_for_group(facility_staff_group(f), perm, klass=obj_queryset)
+        for f in facilities
+    }
