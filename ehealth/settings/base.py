@@ -180,3 +180,4 @@ LOGGING = {
 # Lockout is per username: the staff of a hospital share one NAT address, and locking the address
 # would lock the whole hospital out after one person's mistakes.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_VERBOSE = False
