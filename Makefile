@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock | md5sum | cut -c1-12)
 
-.PHONY: run test install lint migrations-check bench-quick browser
+.PHONY: run test install lint migrations-check bench-quick
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -15,17 +15,20 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 # Runs the system with demo data on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL).
+# Extra options: make run ARGS="--port 8001"
 run: install
-	$(BIN)/python manage.py rundemo
+	$(BIN)/python manage.py rundemo $(ARGS)
 
 # The whole suite against DATABASE_URL's server (or the embedded one when unset).
-test: install
-	$(BIN)/python -m ruff check .
-	$(BIN)/python manage.py makemigrations --check --dry-run
+test: install lint migrations-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+
+migrations-check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench-quick: install
 	$(BIN)/python benchmarks/registry.py --quick

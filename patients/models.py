@@ -151,6 +151,12 @@ class PatientIdentifier(models.Model):
         indexes = [
             models.Index(fields=["patient", "system"], name="identifier_patient_system"),
             models.Index(fields=["value"], name="identifier_value"),
+            # Visibility probe "has this patient a live record number at one of my facilities?"
+            models.Index(
+                fields=["patient", "facility"],
+                condition=Q(system=IdentifierSystem.MRN, voided_at__isnull=True),
+                name="identifier_live_mrn_patient",
+            ),
         ]
         verbose_name = _("định danh")
         verbose_name_plural = _("định danh")
@@ -207,11 +213,36 @@ class PatientMerge(models.Model):
                 fields=["merged"],
                 condition=Q(reversed_at__isnull=True),
                 name="merge_one_open_per_record",
-            )
+            ),
+            models.CheckConstraint(
+                condition=~Q(merged=models.F("survivor")), name="merge_not_self"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"merge {self.merged_id}->{self.survivor_id}"
+
+
+class RecordNumberCounter(models.Model):
+    """The last record number (MRN) handed out at a facility.
+
+    Incremented by one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` statement, whose row lock is
+    held until the registration commits: numbers are never handed out twice, and a rolled-back
+    registration gives its number back.
+    """
+
+    facility = models.OneToOneField(
+        "core.Facility", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    last_number = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(last_number__gte=0), name="record_counter_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility_id}: {self.last_number}"
 
 
 class BedOccupancy(models.Model):

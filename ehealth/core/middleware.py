@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
 from ehealth.core import context
 from ehealth.core.permissions import active_membership
 
@@ -32,3 +36,18 @@ class RequestContextMiddleware:
             return self.get_response(request)
         finally:
             context.reset(token)
+
+
+class VietnameseFirstLocaleMiddleware(LocaleMiddleware):
+    """Vietnamese unless the user chose another language with the switcher (the language cookie).
+
+    The browser's Accept-Language is ignored: hospital workstations often run an English system,
+    and staff should get the Vietnamese pages unless they ask otherwise.
+    """
+
+    def process_request(self, request):
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        languages = {code for code, _name in settings.LANGUAGES}
+        language = chosen if chosen in languages else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

@@ -40,6 +40,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.manage_staff",
         "core.manage_catalog",
         "core.view_facility",
+        # The structure of their own unit (admin pages scope these to the facility).
+        "core.add_department",
+        "core.change_department",
+        "core.add_ward",
+        "core.change_ward",
+        "core.add_bed",
+        "core.change_bed",
     ],
     Role.CITY_ADMIN: [
         "core.view_city_aggregates",
@@ -155,6 +162,26 @@ def staff_groups_sync(user) -> None:
     for group in wanted - current:
         user.groups.add(group)
     forget_cached_permissions(user)
+    staff_sync_admin_flags(user)
+
+
+ADMIN_SITE_ROLES = (Role.UNIT_ADMIN, Role.CITY_ADMIN)
+
+
+def staff_sync_admin_flags(user) -> None:
+    """`is_staff` (entry to the admin pages) follows the roles: set while the user holds an active
+    unit-admin or city-admin role, cleared otherwise. Superusers are left as they are.
+
+    What the admin pages then show is scoped per facility by `has_perm_at`, not by `is_staff`.
+    """
+    if user.is_superuser:
+        return
+    wanted = StaffMembership.objects.filter(
+        user=user, is_active=True, facility__is_active=True, role__in=ADMIN_SITE_ROLES
+    ).exists()
+    if user.is_staff != wanted:
+        user.is_staff = wanted
+        user.save(update_fields=["is_staff"])
 
 
 def share_with_user(*, perm: str, obj: models.Model, user) -> None:

@@ -4,16 +4,41 @@ Catalog items are city-wide; prices are per facility (or city-wide when `facilit
 carry the dates they are in force. A price is looked up by the day of service.
 """
 
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateRangeField, RangeBoundary, RangeOperators
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
+
+
+class DateRange(models.Func):
+    """daterange(lower, upper, '[]'): both ends inclusive; a NULL upper end is open."""
+
+    function = "DATERANGE"
+    output_field = DateRangeField()
+
+    def __init__(self, lower, upper):
+        super().__init__(lower, upper, RangeBoundary(inclusive_lower=True, inclusive_upper=True))
+
+
+def _no_overlap(name: str) -> ExclusionConstraint:
+    """Two prices of one item at one facility (or both city-wide) never cover the same day."""
+    return ExclusionConstraint(
+        name=name,
+        expressions=[
+            ("item", RangeOperators.EQUAL),
+            (Coalesce("facility", models.Value(0)), RangeOperators.EQUAL),
+            (DateRange("valid_from", "valid_to"), RangeOperators.OVERLAPS),
+        ],
+    )
 
 
 class IcdCode(models.Model):
     """An ICD-10 code of the MoH list in force between `valid_from` and `valid_to`."""
 
     code = models.CharField(_("mã ICD-10"), max_length=10)
-    name_vi = models.CharField(_("tên tiếng Việt"), max_length=500)
+    name_vi = models.CharField(_("tên tiếng Việt"), max_length=500, blank=True)
     name_en = models.CharField(_("tên tiếng Anh (WHO)"), max_length=500, blank=True)
     billable = models.BooleanField(
         _("dùng được"), default=True, help_text=_("Sai khi danh mục yêu cầu dùng mã chi tiết hơn.")
@@ -35,7 +60,12 @@ class IcdCode(models.Model):
         verbose_name_plural = _("mã ICD-10")
 
     def __str__(self) -> str:
-        return f"{self.code} – {self.name_vi}"
+        return f"{self.code} – {self.display_name}"
+
+    @property
+    def display_name(self) -> str:
+        """The Vietnamese name, or the WHO English title where no Vietnamese name was collected."""
+        return self.name_vi or self.name_en
 
 
 class CostGroup(models.IntegerChoices):
@@ -151,6 +181,11 @@ class ServicePrice(PriceBase):
                 & (Q(bhyt_price__isnull=True) | Q(bhyt_price__gte=0)),
                 name="service_price_not_negative",
             ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="service_price_valid_range",
+            ),
+            _no_overlap("service_price_no_overlap"),
         ]
         verbose_name = _("giá dịch vụ")
         verbose_name_plural = _("giá dịch vụ")
@@ -173,6 +208,11 @@ class DrugPrice(PriceBase):
                 & (Q(bhyt_price__isnull=True) | Q(bhyt_price__gte=0)),
                 name="drug_price_not_negative",
             ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="drug_price_valid_range",
+            ),
+            _no_overlap("drug_price_no_overlap"),
         ]
         verbose_name = _("giá thuốc")
         verbose_name_plural = _("giá thuốc")
@@ -195,6 +235,11 @@ class SupplyPrice(PriceBase):
                 & (Q(bhyt_price__isnull=True) | Q(bhyt_price__gte=0)),
                 name="supply_price_not_negative",
             ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="supply_price_valid_range",
+            ),
+            _no_overlap("supply_price_no_overlap"),
         ]
         verbose_name = _("giá vật tư")
         verbose_name_plural = _("giá vật tư")

@@ -67,6 +67,14 @@ class Facility(models.Model):
     code = models.CharField(
         _("mã cơ sở KCB"), max_length=5, unique=True, validators=[facility_code_validator]
     )
+    code_is_placeholder = models.BooleanField(
+        _("mã giả định (DEMO)"),
+        default=False,
+        help_text=_(
+            "Mã do hệ thống đặt tạm, không phải mã cơ sở KCB do cơ quan có thẩm quyền cấp; "
+            "không được dùng trong hồ sơ gửi cơ quan BHXH."
+        ),
+    )
     name = models.CharField(_("tên cơ sở"), max_length=255)
     level = models.CharField(_("cấp chuyên môn"), max_length=20, choices=Level.choices)
     kind = models.CharField(_("loại hình"), max_length=20, choices=Kind.choices)
@@ -77,6 +85,7 @@ class Facility(models.Model):
     address = models.CharField(_("địa chỉ"), max_length=500, blank=True)
     phone = models.CharField(_("điện thoại"), max_length=20, blank=True)
     managing_body = models.CharField(_("cơ quan chủ quản"), max_length=255, blank=True)
+    source = models.CharField(_("nguồn dữ liệu"), max_length=500, blank=True)
     is_active = models.BooleanField(_("đang hoạt động"), default=True)
 
     class Meta:
