@@ -8,13 +8,22 @@ from ehealth.core.models.catalogs import (
     Supply,
     SupplyPrice,
 )
-from ehealth.core.models.facilities import AdminUnit, Bed, Department, Facility, Province, Ward
+from ehealth.core.models.facilities import (
+    AdminUnit,
+    Bed,
+    ClinicRoom,
+    Department,
+    Facility,
+    Province,
+    Ward,
+)
 from ehealth.core.models.staff import Role, StaffMembership, User
 
 __all__ = [
     "AdminUnit",
     "AuditEvent",
     "Bed",
+    "ClinicRoom",
     "Department",
     "Drug",
     "DrugPrice",

@@ -157,3 +157,23 @@ class Bed(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class ClinicRoom(models.Model):
+    """An examination room (phòng khám) of a department, where a day's outpatient queue forms."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="rooms")
+    code = models.CharField(_("mã phòng"), max_length=20)
+    name = models.CharField(_("tên phòng"), max_length=255)
+    is_active = models.BooleanField(_("đang hoạt động"), default=True)
+
+    class Meta:
+        ordering = ["department", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["department", "code"], name="clinic_room_code_unique")
+        ]
+        verbose_name = _("phòng khám")
+        verbose_name_plural = _("phòng khám")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,4 +1,4 @@
-"""The city-wide patient registry. Clinical records (issue 3) join this module later."""
+"""The city-wide patient registry: identity, identifiers, duplicates, merges, bed occupancy."""
 
 from __future__ import annotations
 
@@ -251,6 +251,13 @@ class BedOccupancy(models.Model):
 
     bed = models.ForeignKey("core.Bed", on_delete=models.PROTECT, related_name="occupancies")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="bed_occupancies")
+    encounter = models.ForeignKey(
+        "patients.Encounter",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bed_occupancies",
+    )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
