@@ -26,12 +26,37 @@ PATIENT_READ = [
     "patients.view_patient",
 ]
 
+CLINICAL_READ = ["patients.view_encounter"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.RECEPTIONIST: [*PATIENT_READ, "patients.add_patient", "patients.change_patient"],
-    Role.DOCTOR: [*PATIENT_READ, "patients.change_patient", "patients.share_patient"],
-    Role.NURSE: [*PATIENT_READ],
-    Role.CASHIER: [*PATIENT_READ],
-    Role.INSURANCE_OFFICER: [*PATIENT_READ],
+    Role.RECEPTIONIST: [
+        *PATIENT_READ,
+        "patients.add_patient",
+        "patients.change_patient",
+        "patients.checkin_encounter",
+    ],
+    Role.DOCTOR: [
+        *PATIENT_READ,
+        *CLINICAL_READ,
+        "patients.change_patient",
+        "patients.share_patient",
+        "patients.examine_encounter",
+        "patients.record_vitals",
+        "patients.enter_results",
+        "patients.admit_patient",
+        "patients.discharge_patient",
+        "patients.write_progress_note",
+        "patients.add_addendum",
+    ],
+    Role.NURSE: [
+        *PATIENT_READ,
+        *CLINICAL_READ,
+        "patients.record_vitals",
+        "patients.enter_results",
+        "patients.admit_patient",
+    ],
+    Role.CASHIER: [*PATIENT_READ, *CLINICAL_READ],
+    Role.INSURANCE_OFFICER: [*PATIENT_READ, *CLINICAL_READ],
     Role.UNIT_ADMIN: [
         *PATIENT_READ,
         "patients.merge_patient",
@@ -47,6 +72,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.change_ward",
         "core.add_bed",
         "core.change_bed",
+        "core.add_clinicroom",
+        "core.change_clinicroom",
     ],
     Role.CITY_ADMIN: [
         "core.view_city_aggregates",

@@ -156,6 +156,16 @@ class Encounter(models.Model):
                 name="encounter_admitted_after_start",
             ),
         ]
+        permissions = [
+            ("checkin_encounter", "Tiếp đón, cấp số thứ tự"),
+            ("examine_encounter", "Khám bệnh, chẩn đoán, chỉ định, kê đơn, kết luận"),
+            ("record_vitals", "Đo dấu hiệu sinh tồn, theo dõi điều dưỡng"),
+            ("enter_results", "Nhập kết quả cận lâm sàng"),
+            ("admit_patient", "Nhập viện, xếp giường, chuyển khoa/giường"),
+            ("discharge_patient", "Cho ra viện"),
+            ("write_progress_note", "Ghi diễn biến, y lệnh hằng ngày, hội chẩn"),
+            ("add_addendum", "Bổ sung hồ sơ đã khoá"),
+        ]
         verbose_name = _("lượt khám / đợt điều trị")
         verbose_name_plural = _("lượt khám / đợt điều trị")
 
