@@ -490,6 +490,7 @@ class CatalogAdmin(admin.ModelAdmin):
     """City-wide catalogs: read by every admin holding the catalog permission, kept by the city."""
 
     list_per_page = 50
+    change_list_template = "admin/core/catalog_change_list.html"  # links the import page
 
     def _scope(self, request):
         return facility_scope(request.user, unit_perm=CATALOG_PERM, city_perm=CATALOG_PERM)
@@ -545,6 +546,7 @@ class PriceAdmin(ScopedAdmin):
     unit_perm = CATALOG_PERM
     city_perm = CATALOG_PERM
     list_display = ("item", "facility", "hospital_price", "bhyt_price", "valid_from", "valid_to")
+    change_list_template = "admin/core/catalog_change_list.html"  # links the import page
     list_filter = (FacilityScopeFilter, "valid_from")
     search_fields = ("item__code", "item__name")
     list_select_related = ("item", "facility")

@@ -90,7 +90,9 @@ class CatalogImportForm(forms.Form):
             raise forms.ValidationError(_("Tệp phải có đuôi .csv hoặc .xlsx."))
         if upload.size > CATALOG_IMPORT_MAX_BYTES:
             raise forms.ValidationError(
-                _("Tệp lớn %(size)s MB, vượt giới hạn %(max)s MB; hãy chia thành nhiều tệp nhỏ hơn.")
+                _(
+                    "Tệp lớn %(size)s MB, vượt giới hạn %(max)s MB; hãy chia thành nhiều tệp nhỏ hơn."
+                )
                 % {
                     "size": f"{upload.size / (1024 * 1024):.1f}",
                     "max": CATALOG_IMPORT_MAX_BYTES // (1024 * 1024),

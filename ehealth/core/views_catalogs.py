@@ -114,8 +114,6 @@ def catalog_import(request):
             "kind_label": CATALOG_KIND_LABELS.get(report.kind) if report else "",
             "shown_rows": shown,
             "hidden_rows": hidden,
-            "kinds": [
-                (k, CATALOG_KIND_LABELS[k], COLUMNS[k][0], COLUMNS[k][1]) for k in kinds
-            ],
+            "kinds": [(k, CATALOG_KIND_LABELS[k], COLUMNS[k][0], COLUMNS[k][1]) for k in kinds],
         },
     )
