@@ -5,5 +5,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("patients/", include("patients.urls")),
+    path("clinic/", include("patients.urls_clinical", namespace="clinic")),
     path("", include("ehealth.core.urls")),
 ]

@@ -36,4 +36,9 @@ def staff_context(request):
         "can_manage_catalog": can("core.manage_catalog"),
         "can_view_city": can_view_city,
         "can_use_admin": bool(user.is_staff),
+        # Clinical pages (issue 3)
+        "can_check_in": can("patients.checkin_encounter"),
+        "can_open_worklist": can("patients.examine_encounter"),
+        "can_view_encounters": can("patients.view_encounter"),
+        "can_open_results": can("patients.enter_results"),
     }

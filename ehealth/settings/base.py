@@ -198,3 +198,8 @@ LOGGING = {
 # would lock the whole hospital out after one person's mistakes.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_VERBOSE = False
+
+# The insurance card lookup used at reception (the insurer-portal client plugs in here).
+INSURANCE_CARD_LOOKUP = env(
+    "INSURANCE_CARD_LOOKUP", default="patients.clinical.card_lookup.card_check_as_typed"
+)

@@ -1,7 +1,8 @@
-"""`manage.py seed_demo [--patients N] [--seed S] [--force]`: the demo data, once.
+"""`manage.py seed_demo [--patients N] [--encounters M] [--seed S] [--force]`: the demo data, once.
 
 Reference data and catalogs, departments/wards/beds, staff of every role (password DEMO_PASSWORD)
-and N synthetic patients (COPY, ~50,000 per chunk, so --patients 1000000 fits in memory).
+and N synthetic patients (COPY, ~50,000 per chunk, so --patients 1000000 fits in memory);
+with --encounters M, M encounters over them (`patients.clinical.demo.encounters_seed`, COPY).
 A second run says the demo is already there and exits 0; --force runs again (reference data and
 staff are refreshed in place, and N *more* patients are added).
 """
@@ -39,12 +40,18 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026, help="Hạt giống ngẫu nhiên.")
         parser.add_argument("--chunk", type=int, default=50_000, help="Số người bệnh mỗi lần COPY.")
         parser.add_argument(
+            "--encounters", type=int, default=0, help="Số lượt khám/điều trị mẫu (sau nhân viên)."
+        )
+        parser.add_argument(
             "--force", action="store_true", help="Chạy lại dù đã có dữ liệu mẫu (thêm người bệnh)."
         )
 
     def handle(self, *args, patients, seed, chunk, force, **options):
         if patients < 0:
             raise CommandError("--patients phải là số không âm.")
+        encounters = options.get("encounters") or 0
+        if encounters < 0:
+            raise CommandError("--encounters phải là số không âm.")
         if demo_seeded() and not force:
             self.stdout.write("Dữ liệu mẫu đã có (dùng --force để tạo thêm): không làm gì.")
             return
@@ -89,6 +96,14 @@ class Command(BaseCommand):
 
         # Staff last: the city admin account marks a finished seed (see demo_seeded).
         accounts = staff_seed(rng=random.Random(seed))  # noqa: S311 (demo names)
+        if encounters:  # after the staff: the demo doctors sign their facilities' records
+            from patients.clinical.demo import encounters_seed
+
+            made = encounters_seed(count=encounters, seed=seed)
+            self.stdout.write(
+                f"Lượt khám/điều trị: {made.encounters:,} ({made.today_tickets:,} số thứ tự hôm "
+                f"nay), {made.seconds:.1f} giây ({made.rate:,.0f} lượt/giây)."
+            )
         self.stdout.write(self.style.SUCCESS(f"Dữ liệu mẫu sẵn sàng: {DEMO_URL}"))
         self.stdout.write(f"Tài khoản demo (mật khẩu: {settings.DEMO_PASSWORD}):")
         shown = set()

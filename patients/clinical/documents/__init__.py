@@ -1,0 +1,1 @@
+"""Printable clinical documents (reportlab): prescription, lab results, transfer and discharge papers."""

@@ -1,0 +1,236 @@
+"""Reception: open an outpatient visit, check the card as typed, issue a queue number.
+
+Rules: the visit is MA_LOAI_KCB 01, ARRIVED, started now. Registered-facility and referral visits
+are insurance routes and need a card; a referral also needs its paper number and the sending
+facility's code; emergency and self-referred patients may come without a card. A patient found
+city-wide gets a record number here first (`patient_enroll`). Queue numbers are per room and
+local day (Asia/Ho_Chi_Minh), issued under a lock on the room row so two desks never hand out the
+same number (and a unique constraint backs it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ehealth.core.audit import audit_record
+from ehealth.core.models import ClinicRoom, Facility
+from patients.choices import PatientStatus
+from patients.clinical.card_lookup import insurance_card_lookup
+from patients.clinical.common import (
+    check_version,
+    local_day,
+    locked_encounter,
+    move,
+    require_perm,
+)
+from patients.clinical_choices import (
+    ArrivalMode,
+    EncounterKind,
+    EncounterStatus,
+    QueueStatus,
+    VisitType,
+)
+from patients.guards import has_record_at
+from patients.models import Encounter, Patient, QueueTicket
+from patients.normalize import clean_text
+from patients.services import patient_enroll
+
+CHECKIN_PERM = "patients.checkin_encounter"
+_FACILITY_CODE_RE = re.compile(r"^[0-9A-Z]{5}$")
+OUTPATIENT_ARRIVALS = (
+    ArrivalMode.REGISTERED,
+    ArrivalMode.REFERRAL,
+    ArrivalMode.EMERGENCY,
+    ArrivalMode.SELF_REFERRED,
+    ArrivalMode.FOLLOW_UP,
+)
+CARD_REQUIRED = (ArrivalMode.REGISTERED, ArrivalMode.REFERRAL)
+
+
+@dataclass
+class CheckInInput:
+    """The reception form."""
+
+    patient_id: int
+    room_id: int
+    arrival_mode: str
+    referral_paper_number: str = ""
+    referral_from_code: str = ""
+    insurance_card_code: str = ""
+    insurance_card_valid_from: date | None = None
+    insurance_card_valid_to: date | None = None
+    registered_facility_code: str = ""
+    reason: str = ""
+
+
+def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def _room_at(facility: Facility, room_id) -> ClinicRoom | None:
+    try:
+        room_id = int(room_id)
+    except (TypeError, ValueError):
+        return None
+    return (
+        ClinicRoom.objects.select_related("department")
+        .filter(pk=room_id, department__facility=facility, is_active=True)
+        .first()
+    )
+
+
+def _facility_code(value: str) -> str:
+    return clean_text(value).upper()
+
+
+def checkin_validate(*, facility: Facility, data: CheckInInput, on: date, patient=None):
+    """Check the reception form; returns (room, card_check) or raises ValidationError."""
+    errors: dict[str, list[str]] = {}
+    room = _room_at(facility, data.room_id)
+    if room is None:
+        _add(errors, "room_id", _("Chọn một phòng khám đang hoạt động của cơ sở."))
+    if data.arrival_mode not in OUTPATIENT_ARRIVALS:
+        _add(errors, "arrival_mode", _("Chọn hình thức đến khám."))
+    referral_code = _facility_code(data.referral_from_code)
+    if data.arrival_mode == ArrivalMode.REFERRAL:
+        if not clean_text(data.referral_paper_number):
+            _add(errors, "referral_paper_number", _("Khám theo giấy chuyển cần số giấy chuyển."))
+        if not referral_code:
+            _add(errors, "referral_from_code", _("Cần mã cơ sở KCB nơi chuyển đến."))
+    if referral_code and not _FACILITY_CODE_RE.match(referral_code):
+        _add(errors, "referral_from_code", _("Mã cơ sở KCB gồm đúng 5 ký tự."))
+    registered = _facility_code(data.registered_facility_code)
+    if registered and not _FACILITY_CODE_RE.match(registered):
+        _add(errors, "registered_facility_code", _("Mã cơ sở KCB gồm đúng 5 ký tự."))
+
+    card = None
+    if clean_text(data.insurance_card_code):
+        card = insurance_card_lookup(
+            card_code=data.insurance_card_code,
+            patient=patient,
+            on=on,
+            valid_from=data.insurance_card_valid_from,
+            valid_to=data.insurance_card_valid_to,
+            registered_facility_code=registered,
+        )
+        if not card.usable:
+            _add(errors, card.field, card.message_vi)
+    elif data.arrival_mode in CARD_REQUIRED:
+        _add(
+            errors,
+            "insurance_card_code",
+            _("Khám BHYT (đúng tuyến hoặc có giấy chuyển) cần mã thẻ BHYT."),
+        )
+    if errors:
+        raise ValidationError(errors)
+    return room, card
+
+
+def _active_patient(patient_id) -> Patient:
+    """The patient (404 when missing, merged or voided)."""
+    try:
+        patient_id = int(patient_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    patient = Patient.objects.filter(
+        pk=patient_id, status=PatientStatus.ACTIVE, voided_at__isnull=True
+    ).first()
+    if patient is None:
+        raise Http404
+    return patient
+
+
+def queue_ticket_issue(*, encounter: Encounter, room: ClinicRoom, at) -> QueueTicket:
+    """Next number of the room for the local day. The room row is locked (FOR NO KEY UPDATE)
+    while the number is taken, so concurrent check-ins to one room are serialised."""
+    ClinicRoom.objects.select_for_update(no_key=True).filter(pk=room.pk).values("pk").first()
+    day = local_day(at)
+    last = QueueTicket.objects.filter(room=room, day=day).aggregate(n=Max("number"))["n"]
+    return QueueTicket.objects.create(
+        encounter=encounter, room=room, day=day, number=(last or 0) + 1, issued_at=at
+    )
+
+
+@transaction.atomic
+def encounter_check_in(*, actor, facility: Facility, data: CheckInInput) -> Encounter:
+    """Open an outpatient visit (ARRIVED) and give the patient the room's next queue number."""
+    require_perm(actor, CHECKIN_PERM, facility.pk)
+    now = timezone.now()
+    patient = _active_patient(data.patient_id)
+    room, card = checkin_validate(facility=facility, data=data, on=local_day(now), patient=patient)
+    if not has_record_at(patient, facility):  # found city-wide: a record number here first
+        patient_enroll(actor=actor, facility=facility, patient=patient)
+    encounter = Encounter.objects.create(
+        patient=patient,
+        facility=facility,
+        department=room.department,
+        room=room,
+        kind=EncounterKind.OUTPATIENT,
+        visit_type=VisitType.EXAMINATION,
+        status=EncounterStatus.ARRIVED,
+        arrival_mode=data.arrival_mode,
+        referral_paper_number=clean_text(data.referral_paper_number),
+        referral_from_code=_facility_code(data.referral_from_code),
+        insurance_card_code=card.card_code if card else "",
+        insurance_card_valid_from=card.valid_from if card else None,
+        insurance_card_valid_to=card.valid_to if card else None,
+        registered_facility_code=card.registered_facility_code
+        if card
+        else _facility_code(data.registered_facility_code),
+        card_check_status=card.status if card else "",
+        reason=clean_text(data.reason),
+        started_at=now,
+        created_by=actor,
+    )
+    ticket = queue_ticket_issue(encounter=encounter, room=room, at=now)
+    audit_record(
+        actor=actor,
+        action="encounter.check_in",
+        target=encounter,
+        patient_id=patient.pk,
+        detail={
+            "facility_id": facility.pk,
+            "room_id": room.pk,
+            "queue_number": ticket.number,
+            "arrival_mode": data.arrival_mode,
+            "card_check_status": encounter.card_check_status,
+            "version": encounter.version,
+        },
+    )
+    return encounter
+
+
+@transaction.atomic
+def encounter_cancel(
+    *, actor, facility: Facility, encounter: Encounter, expected_version: int, reason: str
+) -> Encounter:
+    """A patient who leaves before being examined: ARRIVED -> CANCELLED, the ticket marked LEFT."""
+    encounter = locked_encounter(
+        actor=actor, facility=facility, encounter=encounter, perm=CHECKIN_PERM
+    )
+    check_version(encounter, expected_version)
+    if not clean_text(reason):
+        raise ValidationError({"reason": [_("Cần ghi lý do huỷ lượt khám.")]})
+    move(encounter, EncounterStatus.CANCELLED)
+    encounter.void_reason = clean_text(reason)[:500]
+    encounter.closed_by = actor
+    encounter.version += 1
+    encounter.save(update_fields=["status", "void_reason", "closed_by", "version", "updated_at"])
+    QueueTicket.objects.filter(encounter=encounter).update(status=QueueStatus.LEFT)
+    audit_record(
+        actor=actor,
+        action="encounter.cancel",
+        target=encounter,
+        patient_id=encounter.patient_id,
+        detail={"facility_id": facility.pk, "fields": ["status"], "version": encounter.version},
+    )
+    return encounter
