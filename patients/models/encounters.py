@@ -52,15 +52,24 @@ class Encounter(models.Model):
     claim_key = models.CharField(
         _("mã liên kết (MA_LK)"), max_length=100, unique=True, default=_claim_key
     )
+    # Single-column indexes on patient/facility/room would repeat the first column of the
+    # composite indexes below; every write would pay for them.
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="encounters"
+        "patients.Patient", on_delete=models.PROTECT, related_name="encounters", db_index=False
     )
-    facility = models.ForeignKey("core.Facility", on_delete=models.PROTECT, related_name="+")
+    facility = models.ForeignKey(
+        "core.Facility", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     department = models.ForeignKey(
         "core.Department", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     room = models.ForeignKey(
-        "core.ClinicRoom", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "core.ClinicRoom",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     kind = models.CharField(_("loại"), max_length=12, choices=EncounterKind.choices)
     visit_type = models.CharField(
@@ -110,6 +119,9 @@ class Encounter(models.Model):
     transfer_to_code = models.CharField(_("chuyển đến (MA_NOI_DEN)"), max_length=5, blank=True)
     transfer_paper_number = models.CharField(_("số giấy chuyển đi"), max_length=50, blank=True)
     transfer_reason = models.TextField(_("lý do chuyển"), blank=True)
+    transfer_condition = models.TextField(
+        _("tình trạng người bệnh khi chuyển"), blank=True, db_default=""
+    )
 
     # Discharge of an inpatient stay
     treatment_result = models.CharField(
@@ -121,6 +133,15 @@ class Encounter(models.Model):
     treatment_summary = models.TextField(_("tóm tắt quá trình điều trị"), blank=True)
     discharge_advice = models.TextField(_("lời dặn khi ra viện"), blank=True)
     treatment_days = models.PositiveIntegerField(_("số ngày điều trị"), null=True, blank=True)
+    archive_number = models.CharField(
+        _("số lưu trữ (SO_LUU_TRU)"), max_length=200, blank=True, db_default=""
+    )
+    last_reviewed_at = models.DateTimeField(
+        _("bác sĩ xem lần cuối"),
+        null=True,
+        blank=True,
+        help_text=_("Kết quả về sau thời điểm này được đánh dấu là mới trên danh sách khám."),
+    )
 
     closed_by = models.ForeignKey(
         USER, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -154,6 +175,13 @@ class Encounter(models.Model):
             models.CheckConstraint(
                 condition=Q(admitted_at__isnull=True) | Q(admitted_at__gte=models.F("started_at")),
                 name="encounter_admitted_after_start",
+            ),
+            # One open inpatient stay per patient at a facility (the service also checks, under a
+            # row lock; this holds even when two admissions race).
+            models.UniqueConstraint(
+                fields=["patient", "facility"],
+                condition=Q(kind="inpatient", status="admitted", voided_at__isnull=True),
+                name="one_open_stay_per_patient",
             ),
         ]
         permissions = [

@@ -48,6 +48,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["patient_id", "-at"], name="audit_patient_at"),
             models.Index(fields=["actor", "-at"], name="audit_actor_at"),
             models.Index(fields=["facility", "-at"], name="audit_facility_at"),
+            models.Index(fields=["target_type", "target_id"], name="audit_target"),
         ]
         verbose_name = _("nhật ký truy cập")
         verbose_name_plural = _("nhật ký truy cập")
