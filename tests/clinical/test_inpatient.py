@@ -706,3 +706,32 @@ def test_a_transfer_discharge_needs_the_destination_and_shares_the_patient(
     # then the destination is recorded (MA_NOI_DEN) and its staff now see the patient
     assert stay.transfer_to_code == other_facility.code
     assert patient_visible_qs(user=colleague_there).filter(pk=stay.patient_id).exists()
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_second_open_stay_of_one_patient_at_a_facility():
+    # given a patient with an open stay at a facility, written straight to the database
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from patients.clinical_choices import ArrivalMode, EncounterKind, EncounterStatus, VisitType
+    from patients.models import Encounter
+    from tests.core.factories import FacilityFactory
+    from tests.patients.factories import make_patient
+
+    facility = FacilityFactory()
+    patient = make_patient(facility)
+    fields = {
+        "patient": patient,
+        "facility": facility,
+        "kind": EncounterKind.INPATIENT,
+        "visit_type": VisitType.INPATIENT,
+        "status": EncounterStatus.ADMITTED,
+        "arrival_mode": ArrivalMode.EMERGENCY,
+        "started_at": timezone.now(),
+    }
+    Encounter.objects.create(**fields)
+    # when a second open stay is written, bypassing the service's check
+    # then the database refuses it
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Encounter.objects.create(**fields)

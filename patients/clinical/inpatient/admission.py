@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -17,6 +17,7 @@ from patients.clinical.inpatient.checks import (
     as_id,
     bed_in,
     check_moment,
+    constraint_name,
     department_at,
     last_move_at,
     locked_stay,
@@ -222,7 +223,16 @@ def admission_create(
         stay.referral_paper_number = referral_paper_number
     if card and card != stay.insurance_card_code:
         stay.insurance_card_code, stay.card_check_status = card, "unchecked"
-    stay.save()
+    try:
+        with transaction.atomic():
+            stay.save()
+    except IntegrityError as exc:
+        # The patient row lock above makes this rare; the constraint is the last word.
+        if constraint_name(exc) != "one_open_stay_per_patient":
+            raise
+        raise ValidationError(
+            {"patient_id": [_("Người bệnh đang điều trị nội trú tại cơ sở.")]}
+        ) from None
 
     occupancy = (
         occupy(bed=bed, encounter=stay, actor=actor, at=admitted_at, field="bed_id")
