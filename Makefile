@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock | md5sum | cut -c1-12)
 
-.PHONY: run test install lint migrations-check bench-quick
+.PHONY: run test install lint migrations-check bench-quick messages
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,3 +32,10 @@ migrations-check: install
 
 bench-quick: install
 	$(BIN)/python benchmarks/registry.py --quick
+	$(BIN)/python benchmarks/clinical.py --quick
+	$(BIN)/python benchmarks/billing.py --quick
+
+# Refreshes locale/en from the Vietnamese msgids, then compiles it (translate new entries in between).
+messages: install
+	$(BIN)/python manage.py makemessages -l en --no-obsolete --ignore='.venv/*' --ignore='staticfiles/*' --ignore='tests/*' --ignore='benchmarks/*' --ignore='test-artifacts/*'
+	$(BIN)/python manage.py compilemessages --ignore='.venv/*'
