@@ -133,7 +133,8 @@ def encounter_update_notes(
     for name in changed:
         setattr(encounter, name, given[name])
     encounter.version += 1
-    encounter.save(update_fields=[*changed, "version", "updated_at"])
+    encounter.last_reviewed_at = timezone.now()  # the doctor writing the visit has seen it
+    encounter.save(update_fields=[*changed, "version", "updated_at", "last_reviewed_at"])
     _audit(
         actor,
         "encounter.update_notes",
@@ -414,3 +415,16 @@ def addendum_add(
         section=addendum.section,
     )
     return addendum
+
+
+def encounter_mark_reviewed(*, actor, facility: Facility, encounter: Encounter) -> None:
+    """The examining doctor has the visit open: results that came in before now are seen.
+
+    Bookkeeping, not clinical content: no version bump (it must not make anybody's open form
+    stale) and no audit row of its own (the page's read is audited as 'encounter.view').
+    """
+    if encounter.facility_id != facility.pk or encounter.is_locked:
+        return
+    if not permissions.has_perm_at(actor, EXAMINE_PERM, facility.pk):
+        return
+    Encounter.objects.filter(pk=encounter.pk).update(last_reviewed_at=timezone.now())

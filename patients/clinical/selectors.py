@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -242,7 +243,7 @@ class WorklistEntry(QueueEntry):
 
     @property
     def results_waiting(self) -> bool:
-        """Results came in that the doctor has not acted on since (the visit not saved since)."""
+        """Results came in after the examining doctor last had the visit open."""
         return self.new_results > 0
 
 
@@ -265,7 +266,8 @@ def doctor_worklist(
 ) -> list[WorklistEntry]:
     """Today's queue of the doctor's room(s) (the room given, else the rooms of the doctor's
     department, else every room of the facility), with orders pending and results waiting.
-    'New results' are orders resulted after the visit was last saved. Fixed query count."""
+    'New results' are orders resulted after the examining doctor last had the visit open
+    (`Encounter.last_reviewed_at`). Fixed query count."""
     if not permissions.has_perm_at(user, VIEW_ENCOUNTER, facility.pk):
         raise Http404
     room_ids = _doctor_room_ids(user, facility, room_id)
@@ -280,7 +282,14 @@ def doctor_worklist(
         resulted=Count(orders, filter=resulted, distinct=True),
         new=Count(
             orders,
-            filter=resulted & Q(**{f"{orders}__resulted_at__gt": F("encounter__updated_at")}),
+            filter=resulted
+            & Q(
+                **{
+                    f"{orders}__resulted_at__gt": Coalesce(
+                        F("encounter__last_reviewed_at"), F("encounter__started_at")
+                    )
+                }
+            ),
             distinct=True,
         ),
         abnormal=Count(

@@ -275,6 +275,12 @@ def _page_context(
 @clinic_permission_required(VIEW, VITALS)
 def visit(request, encounter_id: int):
     chart = encounter_chart(user=request.user, pk=encounter_id)
+    if request.active_membership is not None:
+        exam.encounter_mark_reviewed(
+            actor=request.user,
+            facility=request.active_membership.facility,
+            encounter=chart.encounter,
+        )
     context = _page_context(request, chart.encounter, data=from_chart(chart))
     return render(request, "clinic/visit.html", context)
 

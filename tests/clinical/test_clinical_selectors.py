@@ -314,3 +314,32 @@ def test_diagnoses_in_the_record_are_only_the_active_ones(facility, doctor, icd)
 )
 def test_icd_search_by_code_prefix_or_name_without_diacritics(icd, query, codes):
     assert [c.code for c in icd_search(query=query)] == codes
+
+
+def test_results_are_new_on_the_worklist_until_the_doctor_opens_the_visit(
+    client, facility, doctor, staff_factory
+):
+    # given a visit in examination whose lab result came back
+    from django.urls import reverse
+
+    room = make_room(facility)
+    visit = make_visit_in_examination(facility, doctor, room=room)
+    order = order_create(
+        actor=doctor, facility=facility, encounter=visit, service_id=make_service().pk
+    )
+    result_enter(
+        actor=staff_factory(facility, Role.NURSE),
+        facility=facility,
+        order=order,
+        values=[ResultValueInput("GLU", "Glucose", "5", "mmol/L", "3.9", "6.4")],
+        expected_version=order.version,
+    )
+    version = type(visit).objects.get(pk=visit.pk).version
+    assert doctor_worklist(user=doctor, facility=facility, room_id=room.pk)[0].results_waiting
+    # when the doctor opens the visit page
+    client.force_login(doctor)
+    assert client.get(reverse("clinic:visit", args=[visit.pk])).status_code == 200
+    # then the result is no longer new, and nobody's open form became stale
+    assert not doctor_worklist(user=doctor, facility=facility, room_id=room.pk)[0].results_waiting
+    visit.refresh_from_db()
+    assert visit.last_reviewed_at is not None and visit.version == version
