@@ -85,6 +85,13 @@ class Facility(models.Model):
     address = models.CharField(_("địa chỉ"), max_length=500, blank=True)
     phone = models.CharField(_("điện thoại"), max_length=20, blank=True)
     managing_body = models.CharField(_("cơ quan chủ quản"), max_length=255, blank=True)
+    # Where patients pay by bank transfer (VietQR on receipts): NAPAS bank BIN and account.
+    bank_bin = models.CharField(_("mã BIN ngân hàng"), max_length=6, blank=True, db_default="")
+    bank_account = models.CharField(_("số tài khoản"), max_length=19, blank=True, db_default="")
+    bank_account_name = models.CharField(
+        _("tên tài khoản"), max_length=100, blank=True, db_default=""
+    )
+    bank_name = models.CharField(_("ngân hàng"), max_length=100, blank=True, db_default="")
     source = models.CharField(_("nguồn dữ liệu"), max_length=500, blank=True)
     is_active = models.BooleanField(_("đang hoạt động"), default=True)
 
