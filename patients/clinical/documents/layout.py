@@ -248,11 +248,19 @@ class _Rule(Flowable):
         self.canv.line(x, 1.5, x + self.line, 1.5)
 
 
-def header(facility, *, department: str = "", number: str = "", form_code: str = "") -> Table:
+def header(
+    facility,
+    *,
+    department: str = "",
+    number: str = "",
+    form_code: str = "",
+    width: float = CONTENT_WIDTH,
+) -> Table:
     """The facility header: managing body, facility name and code, address on the left; the
-    national motto on the right, with the document number and form code under it."""
+    national motto on the right, with the document number and form code under it. `width` is the
+    frame width (a landscape page passes its own)."""
     s = styles()
-    left_w, right_w = CONTENT_WIDTH * 0.46, CONTENT_WIDTH * 0.54
+    left_w, right_w = width * 0.46, width * 0.54
     left = []
     if facility.managing_body:
         left.append(para(text(facility.managing_body.upper()), s.small_center))
@@ -360,11 +368,16 @@ def card_validity(patient) -> str:
     return ""
 
 
-def signatures(columns: Sequence[tuple[str, str, str, str]], *, day: date | None = None) -> Table:
+def signatures(
+    columns: Sequence[tuple[str, str, str, str]],
+    *,
+    day: date | None = None,
+    total_width: float = CONTENT_WIDTH,
+) -> Table:
     """Signature columns: (role, hint, name, note under the name). The date line sits above the
     last column. An all-empty tuple leaves a column blank."""
     s = styles()
-    width = CONTENT_WIDTH / len(columns)
+    width = total_width / len(columns)
     row = []
     for i, (role, hint, name, note) in enumerate(columns):
         cell: list[Flowable] = []
@@ -408,8 +421,15 @@ def grid(rows: list[list], widths: Sequence[float], *, highlight_rows: Iterable[
 # --- Document --------------------------------------------------------------------------------
 
 
-def build_pdf(story: list[Flowable], *, title: str, author: str) -> bytes:
-    """Lay the story out on A4 with page numbers; returns the PDF bytes.
+def build_pdf(
+    story: list[Flowable],
+    *,
+    title: str,
+    author: str,
+    pagesize: tuple[float, float] = PAGE_SIZE,
+) -> bytes:
+    """Lay the story out on A4 (portrait unless `pagesize` says otherwise) with page numbers;
+    returns the PDF bytes.
 
     `invariant` keeps the output byte-stable for the same input (no creation timestamp, fixed id).
     """
@@ -417,7 +437,7 @@ def build_pdf(story: list[Flowable], *, title: str, author: str) -> bytes:
     buffer = BytesIO()
     doc = SimpleDocTemplate(
         buffer,
-        pagesize=PAGE_SIZE,
+        pagesize=pagesize,
         leftMargin=MARGIN,
         rightMargin=MARGIN,
         topMargin=12 * mm,
@@ -435,7 +455,7 @@ def build_pdf(story: list[Flowable], *, title: str, author: str) -> bytes:
         canvas.setFont(FONT, 7.5)
         canvas.setFillColor(colors.HexColor("#555555"))
         canvas.drawRightString(
-            PAGE_SIZE[0] - MARGIN, 8 * mm, nfc(f"{title} – trang {document.page}")
+            pagesize[0] - MARGIN, 8 * mm, nfc(f"{title} – trang {document.page}")
         )
         canvas.restoreState()
 
