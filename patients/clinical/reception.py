@@ -160,13 +160,30 @@ def queue_ticket_issue(*, encounter: Encounter, room: ClinicRoom, at) -> QueueTi
     )
 
 
-@transaction.atomic
 def encounter_check_in(*, actor, facility: Facility, data: CheckInInput) -> Encounter:
-    """Open an outpatient visit (ARRIVED) and give the patient the room's next queue number."""
+    """Open an outpatient visit (ARRIVED) and give the patient the room's next queue number.
+
+    The card is looked up first, outside the transaction: the insurer's portal may be slow, no
+    row lock waits on it, and its log row (CardLookup) stays even when the check-in is refused.
+    Everything written for the visit is then one transaction.
+    """
     require_perm(actor, CHECKIN_PERM, facility.pk)
     now = timezone.now()
     patient = _active_patient(data.patient_id)
     room, card = checkin_validate(facility=facility, data=data, on=local_day(now), patient=patient)
+    with transaction.atomic():
+        return _check_in_write(
+            actor=actor,
+            facility=facility,
+            data=data,
+            patient=patient,
+            room=room,
+            card=card,
+            now=now,
+        )
+
+
+def _check_in_write(*, actor, facility, data, patient, room, card, now) -> Encounter:
     if not has_record_at(patient, facility):  # found city-wide: a record number here first
         patient_enroll(actor=actor, facility=facility, patient=patient)
     encounter = Encounter.objects.create(
