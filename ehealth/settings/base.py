@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -199,7 +200,36 @@ LOGGING = {
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_VERBOSE = False
 
+# --- Insurer (BHXH) portal: card lookup. Without INSURER_PORTAL_URL cards are checked as typed. ---
+# Point INSURER_PORTAL_URL at the local simulator (`manage.py run_insurer_simulator`, port 8765) in
+# the demo; the real portal is not reachable from here. TIMEOUT is per attempt (seconds); RETRIES
+# is the number of extra attempts after a transient failure (timeout, connection error, 5xx).
+INSURER_PORTAL_URL = env("INSURER_PORTAL_URL", default="")
+INSURER_PORTAL_TIMEOUT = env.float("INSURER_PORTAL_TIMEOUT", default=3.0)
+INSURER_PORTAL_RETRIES = env.int("INSURER_PORTAL_RETRIES", default=2)
+INSURER_PORTAL_USERNAME = env("INSURER_PORTAL_USERNAME", default="")
+INSURER_PORTAL_PASSWORD = env("INSURER_PORTAL_PASSWORD", default="")
+
 # The insurance card lookup used at reception (the insurer-portal client plugs in here).
 INSURANCE_CARD_LOOKUP = env(
-    "INSURANCE_CARD_LOOKUP", default="patients.clinical.card_lookup.card_check_as_typed"
+    "INSURANCE_CARD_LOOKUP",
+    default="insurance.cards.portal_card_lookup"
+    if INSURER_PORTAL_URL
+    else "patients.clinical.card_lookup.card_check_as_typed",
 )
+
+# Billing: refunds above this amount (VND) need a second person's approval.
+REFUND_APPROVAL_THRESHOLD = Decimal(env("REFUND_APPROVAL_THRESHOLD", default="500000"))
+# Catalog codes pricing an examination / a bed-day where no billing.ServiceMapping row says
+# otherwise (local codes of ehealth/core/reference.py: KB.* examinations, GB.* bed-days).
+BILLING_DEFAULT_EXAMINATION_SERVICE = env(
+    "BILLING_DEFAULT_EXAMINATION_SERVICE", default="KB.HANGDB"
+)
+BILLING_DEFAULT_BED_DAY_SERVICE = env("BILLING_DEFAULT_BED_DAY_SERVICE", default="GB.NOI1")
+# The facility's account for bank transfers (VietQR on receipts); no QR code while unset.
+BILLING_BANK_BIN = env("BILLING_BANK_BIN", default="")
+BILLING_BANK_ACCOUNT = env("BILLING_BANK_ACCOUNT", default="")
+BILLING_BANK_HOLDER = env("BILLING_BANK_HOLDER", default="")
+BILLING_BANK_NAME = env("BILLING_BANK_NAME", default="")
+# Prices the reference loader marks illustrative are not billed unless this is set (demo only).
+BILLING_ACCEPT_ILLUSTRATIVE_PRICES = env.bool("BILLING_ACCEPT_ILLUSTRATIVE_PRICES", default=False)

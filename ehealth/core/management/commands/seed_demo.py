@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from ehealth.core.demo import (
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                 "các trạm y tế có chữ (DEMO) là dữ liệu giả định; giá thuốc là giá MINH HỌA."
             )
         )
+        call_command("load_benefit_parameters", stdout=self.stdout, verbosity=0)  # insurance app
         counts = departments_seed(loaded.facilities)
         self.stdout.write(
             f"Khoa: {counts['departments']}, buồng: {counts['wards']}, giường: {counts['beds']} "

@@ -1,0 +1,1 @@
+"""HTTP clients of outside systems (the insurer's portal). No business rules here."""
