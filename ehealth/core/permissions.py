@@ -55,8 +55,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "patients.enter_results",
         "patients.admit_patient",
     ],
-    Role.CASHIER: [*PATIENT_READ, *CLINICAL_READ],
-    Role.INSURANCE_OFFICER: [*PATIENT_READ, *CLINICAL_READ],
+    Role.CASHIER: [
+        *PATIENT_READ,
+        *CLINICAL_READ,
+        "billing.prepare_invoice",
+        "billing.view_invoice",
+        "billing.take_payment",
+        "billing.view_payment",
+        "billing.manage_shift",
+    ],
+    Role.INSURANCE_OFFICER: [*PATIENT_READ, *CLINICAL_READ, "insurance.manage_claims"],
     Role.UNIT_ADMIN: [
         *PATIENT_READ,
         "patients.merge_patient",
@@ -74,6 +82,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.change_bed",
         "core.add_clinicroom",
         "core.change_clinicroom",
+        # The cashier's desk: refunds above the threshold need a second person.
+        "billing.approve_refund",
+        "billing.view_invoice",
+        "billing.view_payment",
     ],
     Role.CITY_ADMIN: [
         "core.view_city_aggregates",

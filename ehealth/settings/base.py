@@ -218,6 +218,11 @@ INSURANCE_CARD_LOOKUP = env(
     else "patients.clinical.card_lookup.card_check_as_typed",
 )
 
+# Claims (insurance/claims): the unit's XML-DSig key and certificate, PEM files (never in git).
+# Demo: `manage.py claims_make_demo_certificate --out-dir <dir>` writes a self-signed pair.
+CLAIMS_SIGNING_KEY_FILE = env("CLAIMS_SIGNING_KEY_FILE", default="")
+CLAIMS_SIGNING_CERT_FILE = env("CLAIMS_SIGNING_CERT_FILE", default="")
+
 # Billing: refunds above this amount (VND) need a second person's approval.
 REFUND_APPROVAL_THRESHOLD = Decimal(env("REFUND_APPROVAL_THRESHOLD", default="500000"))
 # Catalog codes pricing an examination / a bed-day where no billing.ServiceMapping row says

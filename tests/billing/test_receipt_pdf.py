@@ -238,3 +238,23 @@ def test_rendering_is_fast():
     median_ms = statistics.median(timings) * 1000
     print(f"receipt render median {median_ms:.1f} ms")  # noqa: T201 - reported with -s
     assert median_ms < 300
+
+
+def test_the_facility_bank_account_comes_before_the_settings_account(settings):
+    # given a facility with its own account and a settings account
+    from types import SimpleNamespace
+
+    from billing.selectors import payee_account
+
+    settings.BILLING_BANK_BIN, settings.BILLING_BANK_ACCOUNT = "970415", "0011001932418"
+    facility = SimpleNamespace(
+        bank_bin="970436",
+        bank_account="1234567890",
+        bank_account_name="BV DA NANG",
+        bank_name="VCB",
+    )
+    # when / then the facility's own account is used, the settings one otherwise
+    assert payee_account(facility).bank_bin == "970436"
+    assert payee_account(SimpleNamespace(bank_bin="", bank_account="")).bank_bin == "970415"
+    settings.BILLING_BANK_BIN = ""
+    assert payee_account(None) is None
