@@ -319,7 +319,8 @@ def _copy_plan(model: type[models.Model], known: list[str]) -> tuple[list[str], 
     for attname, f in fields.items():
         if attname in known or f.null or attname == "id":
             continue
-        if not f.has_default():
+        # A blank text field without a default is saved as "" by the ORM: the same here.
+        if not f.has_default() and not (f.blank and f.empty_strings_allowed):
             raise RuntimeError(f"{model.__name__}.{attname}: NOT NULL without default, seed it")
         extra_cols.append(f.column)
         extra_vals.append(_copy_value(f.get_default()))
