@@ -238,3 +238,7 @@ BILLING_BANK_HOLDER = env("BILLING_BANK_HOLDER", default="")
 BILLING_BANK_NAME = env("BILLING_BANK_NAME", default="")
 # Prices the reference loader marks illustrative are not billed unless this is set (demo only).
 BILLING_ACCEPT_ILLUSTRATIVE_PRICES = env.bool("BILLING_ACCEPT_ILLUSTRATIVE_PRICES", default=False)
+
+# Started by `manage.py rundemo` beside the web server (dotted paths of functions returning a line
+# to print): the insurer-portal simulator, unless INSURER_PORTAL_URL names a portal.
+DEMO_SERVICES = env.list("DEMO_SERVICES", default=["insurance.simulator.demo.start_for_demo"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import import_string
 
 from ehealth.core.models import Role, StaffMembership
 from ehealth.embedded import data_dir_in_use, install_exit_on_signals
@@ -109,6 +110,10 @@ class Command(BaseCommand):
 
         if no_serve:
             return
+        # Services of the higher apps the demo runs beside the web server (e.g. the insurer-portal
+        # simulator), named in settings so that core imports none of those apps.
+        for path in settings.DEMO_SERVICES:
+            self.stdout.write(import_string(path)())
         self.stdout.write(self.style.SUCCESS(f"Mở http://{host}:{port}/ — dừng bằng Ctrl+C."))
         call_command(
             "runserver",
