@@ -6,5 +6,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("patients/", include("patients.urls")),
     path("clinic/", include("patients.urls_clinical", namespace="clinic")),
+    path("cashier/", include("billing.urls", namespace="cashier")),
     path("", include("ehealth.core.urls")),
 ]

@@ -41,4 +41,7 @@ def staff_context(request):
         "can_open_worklist": can("patients.examine_encounter"),
         "can_view_encounters": can("patients.view_encounter"),
         "can_open_results": can("patients.enter_results"),
+        # The cashier's desk (issue 4)
+        "can_use_cashier": can("billing.take_payment"),
+        "can_approve_refunds": can("billing.approve_refund"),
     }
