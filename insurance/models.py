@@ -160,3 +160,6 @@ class BenefitParameter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}[{self.qualifier}]@{self.valid_from}"
+
+
+from insurance.claims.models import Dossier, DossierVersion  # noqa: E402, F401
