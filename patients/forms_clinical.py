@@ -166,6 +166,25 @@ class CheckInForm(ClinicForm):
         }
 
 
+class CardCheckForm(ClinicForm):
+    """The card fields of the check-in form alone (the "check card" button): same names, so the
+    check-in form's data posts here unchanged; the other fields are ignored."""
+
+    insurance_card_code = CheckInForm.base_fields["insurance_card_code"]
+    insurance_card_valid_from = CheckInForm.base_fields["insurance_card_valid_from"]
+    insurance_card_valid_to = CheckInForm.base_fields["insurance_card_valid_to"]
+    registered_facility_code = CheckInForm.base_fields["registered_facility_code"]
+
+    def input_data(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "insurance_card_code": d["insurance_card_code"].strip().upper(),
+            "insurance_card_valid_from": d["insurance_card_valid_from"],
+            "insurance_card_valid_to": d["insurance_card_valid_to"],
+            "registered_facility_code": d["registered_facility_code"].strip(),
+        }
+
+
 # --- The visit form, section by section ---------------------------------------------------------
 
 

@@ -8,6 +8,11 @@ app_name = "clinic"
 urlpatterns = [
     # Reception
     path("checkin/<int:patient_id>/", reception.checkin, name="checkin"),
+    path(
+        "checkin/<int:patient_id>/card/",
+        reception.checkin_card_check,
+        name="checkin_card_check",
+    ),
     path("record/<int:patient_id>/", record.patient_record, name="patient_record"),
     path("queue/", reception.queue_index, name="queue_index"),
     path("queue/<int:room_id>/", reception.queue, name="queue"),

@@ -171,6 +171,10 @@ class QueueEntry:
     patient_name: str
     patient_birth_year: int | None
     patient_sex: str
+    # The BHYT card of the visit as reception left it (room queue only): 'valid' (confirmed by
+    # the portal), 'unchecked' (to re-check), '' with no card.
+    card_check_status: str = ""
+    has_insurance_card: bool = False
 
 
 def _waiting_minutes(ticket: QueueTicket, now) -> int:
@@ -215,7 +219,14 @@ def queue_for_room(*, user, room_id, day: date | None = None) -> list[QueueEntry
     ):
         raise Http404
     now = timezone.now()
-    entries = [QueueEntry(**_entry(t, now)) for t in _tickets([room.pk], day or local_today())]
+    entries = [
+        QueueEntry(
+            **_entry(t, now),
+            card_check_status=t.encounter.card_check_status,
+            has_insurance_card=bool(t.encounter.insurance_card_code),
+        )
+        for t in _tickets([room.pk], day or local_today())
+    ]
     if entries:
         audit_record_many(
             actor=user,
