@@ -145,6 +145,28 @@ def _shift_or_error(request, form) -> object | None:
     return shift
 
 
+def _money_call(request, form, service, **data):
+    """Run a money service for a valid form in the cashier's open shift: with the actor,
+    facility, shift, method and idempotency key. Returns the result, or None when refused
+    (no open shift, or the service's error is then on the form)."""
+    if not form.is_valid():
+        return None
+    shift = _shift_or_error(request, form)
+    if shift is None:
+        return None
+    call = ServiceCall(form)
+    result = call(
+        service,
+        actor=request.user,
+        facility=facility_of(request),
+        shift=shift,
+        method=form.cleaned_data["method"],
+        idempotency_key=form.cleaned_data["idempotency_key"],
+        **data,
+    )
+    return result if call.ok else None
+
+
 @require_POST
 @cashier_required(TAKE)
 def pay(request, invoice_id: int):
@@ -160,34 +182,22 @@ def pay(request, invoice_id: int):
     replay = bool(key) and Payment.objects.filter(idempotency_key=key.strip().lower()).exists()
     if replay:
         form = PaymentForm(request.POST, prefix="pay", owed=None)
-    if form.is_valid():
-        shift = _shift_or_error(request, form)
-        call = ServiceCall(form)
-        if shift is not None:
-            payment = call(
-                services.payment_take,
-                actor=request.user,
-                facility=facility,
-                shift=shift,
-                invoice=invoice,
-                amount=form.cleaned_data["amount"],
-                method=form.cleaned_data["method"],
-                idempotency_key=form.cleaned_data["idempotency_key"],
+    amount = form.cleaned_data["amount"] if form.is_valid() else None
+    payment = _money_call(request, form, services.payment_take, invoice=invoice, amount=amount)
+    if payment is not None:
+        if replay:
+            messages.info(
+                request,
+                _("Phiếu thu %(number)s đã được ghi nhận trước đó; không thu lần nữa.")
+                % {"number": payment.number},
             )
-            if call.ok:
-                if replay:
-                    messages.info(
-                        request,
-                        _("Phiếu thu %(number)s đã được ghi nhận trước đó; không thu lần nữa.")
-                        % {"number": payment.number},
-                    )
-                else:
-                    messages.success(
-                        request,
-                        _("Đã thu %(amount)s đồng — phiếu thu %(number)s.")
-                        % {"amount": format_amount_input(payment.amount), "number": payment.number},
-                    )
-                return redirect(f"{_bill_url(encounter.pk)}?payment={payment.pk}#payments")
+        else:
+            messages.success(
+                request,
+                _("Đã thu %(amount)s đồng — phiếu thu %(number)s.")
+                % {"amount": format_amount_input(payment.amount), "number": payment.number},
+            )
+        return redirect(f"{_bill_url(encounter.pk)}?payment={payment.pk}#payments")
     return _render_bill(request, encounter, forms={"pay": form})
 
 
@@ -197,27 +207,15 @@ def deposit(request, encounter_id: int):
     facility = facility_of(request)
     encounter = lookups.cashier_encounter(user=request.user, facility=facility, pk=encounter_id)
     form = DepositForm(request.POST, prefix="deposit")
-    if form.is_valid():
-        shift = _shift_or_error(request, form)
-        call = ServiceCall(form)
-        if shift is not None:
-            taken = call(
-                services.deposit_take,
-                actor=request.user,
-                facility=facility,
-                shift=shift,
-                encounter=encounter,
-                amount=form.cleaned_data["amount"],
-                method=form.cleaned_data["method"],
-                idempotency_key=form.cleaned_data["idempotency_key"],
-            )
-            if call.ok:
-                messages.success(
-                    request,
-                    _("Đã nhận tạm ứng %(amount)s đồng — %(number)s.")
-                    % {"amount": format_amount_input(taken.amount), "number": taken.number},
-                )
-                return redirect(f"{_bill_url(encounter.pk)}#deposits")
+    amount = form.cleaned_data["amount"] if form.is_valid() else None
+    taken = _money_call(request, form, services.deposit_take, encounter=encounter, amount=amount)
+    if taken is not None:
+        messages.success(
+            request,
+            _("Đã nhận tạm ứng %(amount)s đồng — %(number)s.")
+            % {"amount": format_amount_input(taken.amount), "number": taken.number},
+        )
+        return redirect(f"{_bill_url(encounter.pk)}#deposits")
     return _render_bill(request, encounter, forms={"deposit": form})
 
 
@@ -230,38 +228,32 @@ def refund(request, invoice_id: int):
         user=request.user, facility=facility, pk=invoice.encounter_id
     )
     form = RefundRequestForm(request.POST, prefix="refund", paid=invoice.paid_amount)
-    if form.is_valid():
-        shift = _shift_or_error(request, form)
-        call = ServiceCall(form)
-        if shift is not None:
-            made = call(
-                services.refund_request,
-                actor=request.user,
-                facility=facility,
-                shift=shift,
-                invoice=invoice,
-                amount=form.cleaned_data["amount"],
-                method=form.cleaned_data["method"],
-                reason=form.cleaned_data["reason"],
-                idempotency_key=form.cleaned_data["idempotency_key"],
+    valid = form.is_valid()
+    made = _money_call(
+        request,
+        form,
+        services.refund_request,
+        invoice=invoice,
+        amount=form.cleaned_data["amount"] if valid else None,
+        reason=form.cleaned_data["reason"] if valid else "",
+    )
+    if made is not None:
+        if made.status == "pending":
+            messages.warning(
+                request,
+                _(
+                    "Đã lập yêu cầu hoàn %(amount)s đồng (%(number)s). Số tiền vượt hạn "
+                    "mức: cần người thứ hai duyệt trước khi trả tiền."
+                )
+                % {"amount": format_amount_input(made.amount), "number": made.number},
             )
-            if call.ok:
-                if made.status == "pending":
-                    messages.warning(
-                        request,
-                        _(
-                            "Đã lập yêu cầu hoàn %(amount)s đồng (%(number)s). Số tiền vượt hạn "
-                            "mức: cần người thứ hai duyệt trước khi trả tiền."
-                        )
-                        % {"amount": format_amount_input(made.amount), "number": made.number},
-                    )
-                else:
-                    messages.success(
-                        request,
-                        _("Đã hoàn %(amount)s đồng cho người bệnh (%(number)s).")
-                        % {"amount": format_amount_input(made.amount), "number": made.number},
-                    )
-                return redirect(f"{_bill_url(encounter.pk)}#refunds")
+        else:
+            messages.success(
+                request,
+                _("Đã hoàn %(amount)s đồng cho người bệnh (%(number)s).")
+                % {"amount": format_amount_input(made.amount), "number": made.number},
+            )
+        return redirect(f"{_bill_url(encounter.pk)}#refunds")
     return _render_bill(request, encounter, forms={"refund": form})
 
 
@@ -274,33 +266,21 @@ def settle(request, invoice_id: int):
         user=request.user, facility=facility, pk=invoice.encounter_id
     )
     form = SettleForm(request.POST, prefix="settle")
-    if form.is_valid():
-        shift = _shift_or_error(request, form)
-        call = ServiceCall(form)
-        if shift is not None:
-            done = call(
-                services.stay_settle,
-                actor=request.user,
-                facility=facility,
-                shift=shift,
-                invoice=invoice,
-                method=form.cleaned_data["method"],
-                idempotency_key=form.cleaned_data["idempotency_key"],
-            )
-            if call.ok:
-                if done.payment is not None:
-                    text = _("Đã quyết toán: thu thêm %(amount)s đồng.") % {
-                        "amount": format_amount_input(done.collected)
-                    }
-                elif done.refund is not None:
-                    text = _("Đã quyết toán: trả lại người bệnh %(amount)s đồng tạm ứng thừa.") % {
-                        "amount": format_amount_input(done.returned)
-                    }
-                else:
-                    text = _("Đã quyết toán: tạm ứng vừa đủ, không thu thêm.")
-                messages.success(request, text)
-                suffix = f"?payment={done.payment.pk}" if done.payment else ""
-                return redirect(f"{_bill_url(encounter.pk)}{suffix}")
+    done = _money_call(request, form, services.stay_settle, invoice=invoice)
+    if done is not None:
+        if done.payment is not None:
+            text = _("Đã quyết toán: thu thêm %(amount)s đồng.") % {
+                "amount": format_amount_input(done.collected)
+            }
+        elif done.refund is not None:
+            text = _("Đã quyết toán: trả lại người bệnh %(amount)s đồng tạm ứng thừa.") % {
+                "amount": format_amount_input(done.returned)
+            }
+        else:
+            text = _("Đã quyết toán: tạm ứng vừa đủ, không thu thêm.")
+        messages.success(request, text)
+        suffix = f"?payment={done.payment.pk}" if done.payment else ""
+        return redirect(f"{_bill_url(encounter.pk)}{suffix}")
     return _render_bill(request, encounter, forms={"settle": form})
 
 
