@@ -7,5 +7,6 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("clinic/", include("patients.urls_clinical", namespace="clinic")),
     path("cashier/", include("billing.urls", namespace="cashier")),
+    path("claims/", include("insurance.urls", namespace="claims")),
     path("", include("ehealth.core.urls")),
 ]

@@ -162,4 +162,11 @@ class BenefitParameter(models.Model):
         return f"{self.key}[{self.qualifier}]@{self.valid_from}"
 
 
+from insurance.claims.batch_models import (  # noqa: E402, F401
+    BatchItem,
+    ClaimBatch,
+    PortalExchangeLog,
+    Settlement,
+    SettlementLine,
+)
 from insurance.claims.models import Dossier, DossierVersion  # noqa: E402, F401

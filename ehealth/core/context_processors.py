@@ -44,4 +44,6 @@ def staff_context(request):
         # The cashier's desk (issue 4)
         "can_use_cashier": can("billing.take_payment"),
         "can_approve_refunds": can("billing.approve_refund"),
+        # The insurance officer's workspace (issue 5)
+        "can_manage_claims": can("insurance.manage_claims"),
     }

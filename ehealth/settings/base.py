@@ -223,6 +223,23 @@ INSURANCE_CARD_LOOKUP = env(
 CLAIMS_SIGNING_KEY_FILE = env("CLAIMS_SIGNING_KEY_FILE", default="")
 CLAIMS_SIGNING_CERT_FILE = env("CLAIMS_SIGNING_CERT_FILE", default="")
 
+# Claims submission (insurance/claims/tasks.py). A batch's send stops at a transient failure and is
+# retried after CLAIMS_SEND_RETRY_BACKOFF seconds, doubling, at most CLAIMS_SEND_MAX_RETRIES times;
+# each run sends at most CLAIMS_SEND_CHUNK dossiers or runs CLAIMS_SEND_SECONDS, then queues the
+# next. The answers poll runs every CLAIMS_ANSWERS_POLL_SECONDS and resumes a batch left
+# "submitting" with no progress for CLAIMS_STALE_SUBMITTING_SECONDS (its worker died).
+INSURER_PORTAL_BACKOFF = env.float("INSURER_PORTAL_BACKOFF", default=0.2)
+CLAIMS_SEND_MAX_RETRIES = env.int("CLAIMS_SEND_MAX_RETRIES", default=5)
+CLAIMS_SEND_RETRY_BACKOFF = env.float("CLAIMS_SEND_RETRY_BACKOFF", default=30.0)
+CLAIMS_SEND_CHUNK = env.int("CLAIMS_SEND_CHUNK", default=200)
+CLAIMS_SEND_SECONDS = env.float("CLAIMS_SEND_SECONDS", default=120.0)
+CLAIMS_ANSWERS_POLL_SECONDS = env.int("CLAIMS_ANSWERS_POLL_SECONDS", default=600)
+CLAIMS_STALE_SUBMITTING_SECONDS = env.int("CLAIMS_STALE_SUBMITTING_SECONDS", default=900)
+CELERY_BEAT_SCHEDULE["claims-answers-poll"] = {
+    "task": "insurance.claims.tasks.answers_poll_task",
+    "schedule": CLAIMS_ANSWERS_POLL_SECONDS,
+}
+
 # Billing: refunds above this amount (VND) need a second person's approval.
 REFUND_APPROVAL_THRESHOLD = Decimal(env("REFUND_APPROVAL_THRESHOLD", default="500000"))
 # Catalog codes pricing an examination / a bed-day where no billing.ServiceMapping row says
@@ -241,4 +258,7 @@ BILLING_ACCEPT_ILLUSTRATIVE_PRICES = env.bool("BILLING_ACCEPT_ILLUSTRATIVE_PRICE
 
 # Started by `manage.py rundemo` beside the web server (dotted paths of functions returning a line
 # to print): the insurer-portal simulator, unless INSURER_PORTAL_URL names a portal.
-DEMO_SERVICES = env.list("DEMO_SERVICES", default=["insurance.simulator.demo.start_for_demo"])
+DEMO_SERVICES = env.list(
+    "DEMO_SERVICES",
+    default=["insurance.simulator.demo.start_for_demo", "insurance.claims.demo.start_for_demo"],
+)

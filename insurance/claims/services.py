@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from ehealth.core.audit import audit_record
 from ehealth.core.exceptions import DomainError
+from insurance.claims.batch_models import LIVE_ITEM_STATES
 from insurance.claims.builders import LOCAL, build_tables, totals
 from insurance.claims.data import ChargeInput, dossier_data
 from insurance.claims.envelope import envelope_build, envelope_sign
@@ -70,6 +71,10 @@ def dossier_build(
         raise DossierNotBuildable(
             _("Hồ sơ đang ở trạng thái “%(status)s”: không lập lại được.")
             % {"status": dossier.get_status_display()}
+        )
+    if dossier.pk and dossier.batch_items.filter(state__in=LIVE_ITEM_STATES).exists():
+        raise DossierNotBuildable(
+            _("Hồ sơ đang nằm trong một lô chờ gửi: huỷ lô hoặc chờ kết quả rồi mới lập lại.")
         )
     if dossier.status == DossierStatus.REJECTED and not reason.strip():
         raise DossierNotBuildable(_("Ghi lý do sửa hồ sơ sau khi bị từ chối."))

@@ -19,6 +19,8 @@ and birth dates are sent to the portal but never logged or stored.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import threading
 import time
@@ -420,3 +422,354 @@ class _Rejected(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+# --- claims: send one dossier's signed GIAMDINHHS file, ask for its answer ----------------------
+#
+# Modelled on the BHXH gateway's published web services (4210 generation: `guiHoSoGiamDinh4210`
+# takes ONE XML file per request, query token/id_token/username/loaiHoSo=3/maTinh/maCSKCB, body the
+# file's bytes as a JSON string (base64), answer {maKetQua, maGiaoDich}; `nhanChiTietLoiHS4210`
+# gives the errors of a maGiaoDich as dsLoi[{maLoi, moTaLoi}]). UNCONFIRMED: the QĐ 3176 paths
+# below (the brief only says the endpoints end in "QD3176"), the answer route and its fields
+# (trangThai), the `Idempotency-Key` header and the lookup by MA_LK of a send whose receipt was
+# lost. Check them against the portal's documentation before going live.
+
+CLAIM_SEND_PATH = "/api/egw/guiHoSoGiamDinhQD3176"
+CLAIM_ANSWER_PATH = "/api/egw/nhanKQGiamDinhHSQD3176"
+CLAIM_FILE_KIND = "3"  # loaiHoSo 3 = hồ sơ KCB
+
+# Answer states (trangThai) and what they mean here.
+CLAIM_PROCESSING = "processing"  # DANG_XU_LY: received, not assessed yet
+CLAIM_ACCEPTED = "accepted"  # CHAP_NHAN
+CLAIM_REJECTED = "rejected"  # TU_CHOI, with dsLoi
+CLAIM_UNKNOWN = "unknown"  # the portal holds no such submission (maKetQua 050)
+_CLAIM_STATES = {
+    "DANG_XU_LY": CLAIM_PROCESSING,
+    "CHAP_NHAN": CLAIM_ACCEPTED,
+    "TU_CHOI": CLAIM_REJECTED,
+}
+# maKetQua of the claim routes. 000 received / answered; 001 the same request was received
+# before (a replay: same maGiaoDich); 050 no such submission; 201/202/204/206 the file was refused
+# (permanent for this version of the dossier); 401 the account; 100/101/408/500 the portal failed.
+CLAIM_OK_CODES = {"000", "001"}
+CLAIM_NOT_FOUND = "050"
+CLAIM_REFUSED_CODES = {"201", "202", "204", "205", "206"}
+CLAIM_ACCOUNT_CODES = {"401"}
+CLAIM_TRANSIENT_CODES = {"100", "101", "408", "500"}
+RESPONSE_KEPT_CHARS = 20_000
+
+
+@dataclass
+class Exchange:
+    """One HTTP exchange with the portal, for the exchange log (no envelope, no token)."""
+
+    operation: str
+    attempt: int = 1
+    http_status: int | None = None
+    portal_code: str = ""
+    body: str = ""
+    duration_ms: int = 0
+    request: dict = field(default_factory=dict)
+
+
+class ClaimPortalError(Exception):
+    """A claim request that did not come to a usable answer; `exchange` says what happened."""
+
+    def __init__(self, message: str, exchange: Exchange | None = None, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.exchange = exchange
+        self.code = code
+
+
+class ClaimTransientError(ClaimPortalError):
+    """Timeout, connection refused, HTTP 5xx, or the portal saying it failed: try again later."""
+
+
+class ClaimRefusedError(ClaimPortalError):
+    """The portal refused this dossier's file (bad XML, empty, MA_LK missing): permanent for it."""
+
+
+class ClaimAccountError(ClaimPortalError):
+    """The portal refused the facility's account (token): nothing can be sent until IT fixes it."""
+
+
+class ClaimMalformedAnswer(ClaimPortalError):
+    """The portal answered something unreadable (`partial` False) or a readable answer lacking
+    what it must carry (`partial` True). Nothing may be concluded from it."""
+
+    def __init__(self, message: str, exchange: Exchange | None = None, *, partial: bool) -> None:
+        super().__init__(message, exchange)
+        self.partial = partial
+
+
+@dataclass
+class ClaimReceipt:
+    """The portal took the file: its transaction id (maGiaoDich)."""
+
+    transaction_id: str
+    replay: bool
+    exchange: Exchange
+
+
+@dataclass
+class ClaimAnswer:
+    """The portal's answer about one submission."""
+
+    state: str  # CLAIM_PROCESSING / CLAIM_ACCEPTED / CLAIM_REJECTED / CLAIM_UNKNOWN
+    transaction_id: str = ""
+    claim_key: str = ""
+    reasons: list[dict] = field(default_factory=list)  # [{"code", "message"}]
+    exchange: Exchange | None = None
+
+
+def _claim_code(payload) -> str:
+    code = payload.get("maKetQua") if isinstance(payload, dict) else None
+    return code if isinstance(code, str) else ""
+
+
+class ClaimPortalClient(InsurerPortalClient):
+    """The portal client with the claim endpoints (same timeouts, token, error mapping).
+
+    `claim_send` makes ONE attempt and raises ClaimTransientError on a transient failure: whether
+    the file arrived is then unknown, so the caller asks `claim_answer` (by MA_LK and idempotency
+    key) before sending it again; the Celery task does that with backoff. `claim_answer` is a read
+    and retries transient failures itself (`retries`, `backoff`)."""
+
+    def __init__(self, base_url: str, *, facility_code: str = "", province_code: str = "", **kw):
+        super().__init__(base_url, **kw)
+        self.facility_code = facility_code
+        self.province_code = province_code
+
+    # --- HTTP with the exchange recorded ---------------------------------------------------
+
+    def _claim_post(
+        self, path: str, *, exchange: Exchange, params: dict, json_body, headers: dict
+    ) -> tuple[int, object]:
+        """POST with a token; returns (HTTP status, parsed JSON); fills `exchange`."""
+        started = time.monotonic()
+        try:
+            for _try in range(2):  # an expired token is taken again once
+                try:
+                    token = self._take_token()
+                except _Rejected:
+                    raise ClaimAccountError(
+                        _("Tài khoản cổng BHXH của cơ sở không hợp lệ: báo bộ phận CNTT."),
+                        exchange,
+                        "401",
+                    ) from None
+                except MalformedAnswer as exc:
+                    raise ClaimMalformedAnswer(
+                        _("Cổng BHXH trả lời sai định dạng khi cấp token."), exchange, partial=False
+                    ) from exc
+                try:
+                    response = requests.post(
+                        self.base_url + path,
+                        params={**params, **token},
+                        json=json_body,
+                        headers={"Accept": "application/json", **headers},
+                        timeout=(self.timeout, self.timeout),
+                    )
+                except requests.Timeout:
+                    raise ClaimTransientError(
+                        _("Cổng BHXH không trả lời trong thời hạn."), exchange, "timeout"
+                    ) from None
+                except requests.ConnectionError:
+                    raise ClaimTransientError(
+                        _("Không kết nối được cổng BHXH."), exchange, "connection"
+                    ) from None
+                exchange.http_status = response.status_code
+                exchange.body = response.text[:RESPONSE_KEPT_CHARS]
+                if response.status_code in (401, 403):
+                    self._forget_token()
+                    continue
+                break
+            else:
+                raise ClaimAccountError(
+                    _("Tài khoản cổng BHXH của cơ sở không hợp lệ: báo bộ phận CNTT."),
+                    exchange,
+                    "401",
+                )
+        except _Transient as exc:  # taking the token timed out or got a 5xx
+            raise ClaimTransientError(
+                _("Cổng BHXH không phản hồi (%(reason)s).") % {"reason": str(exc)}, exchange
+            ) from None
+        finally:
+            exchange.duration_ms = int((time.monotonic() - started) * 1000)
+        if response.status_code >= 500:
+            raise ClaimTransientError(
+                _("Cổng BHXH lỗi máy chủ (HTTP %(status)s).") % {"status": response.status_code},
+                exchange,
+                str(response.status_code),
+            )
+        try:
+            payload = response.json()
+        except ValueError:
+            raise ClaimMalformedAnswer(
+                _("Cổng BHXH trả lời không phải JSON."), exchange, partial=False
+            ) from None
+        code = _claim_code(payload)
+        exchange.portal_code = code[:20]
+        if not code:
+            raise ClaimMalformedAnswer(
+                _("Cổng BHXH trả lời thiếu mã kết quả."), exchange, partial=False
+            )
+        if code in CLAIM_TRANSIENT_CODES:
+            raise ClaimTransientError(
+                _("Cổng BHXH báo lỗi xử lý (mã %(code)s).") % {"code": code}, exchange, code
+            )
+        if code in CLAIM_ACCOUNT_CODES:
+            self._forget_token()
+            raise ClaimAccountError(
+                _("Tài khoản cổng BHXH của cơ sở không hợp lệ: báo bộ phận CNTT."), exchange, code
+            )
+        return response.status_code, payload
+
+    def _base_params(self) -> dict:
+        return {
+            "username": self.username,
+            "loaiHoSo": CLAIM_FILE_KIND,
+            "maTinh": self.province_code,
+            "maCSKCB": self.facility_code,
+        }
+
+    # --- the claim endpoints ---------------------------------------------------------------
+
+    def claim_send(
+        self, *, envelope: bytes, claim_key: str, idempotency_key: str, attempt: int = 1
+    ) -> ClaimReceipt:
+        """Send one dossier's signed GIAMDINHHS file; one attempt. Raises ClaimTransientError,
+        ClaimRefusedError, ClaimAccountError or ClaimMalformedAnswer."""
+        exchange = Exchange(
+            operation="send",
+            attempt=attempt,
+            request={
+                "path": CLAIM_SEND_PATH,
+                "maLK": claim_key,
+                "idempotency_key": idempotency_key,
+                "bytes": len(envelope),
+                "sha256": hashlib.sha256(envelope).hexdigest(),
+            },
+        )
+        _status, payload = self._claim_post(
+            CLAIM_SEND_PATH,
+            exchange=exchange,
+            params={**self._base_params(), "maLK": claim_key},
+            json_body=base64.b64encode(envelope).decode("ascii"),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        code = _claim_code(payload)
+        if code in CLAIM_REFUSED_CODES:
+            raise ClaimRefusedError(_errors_text(payload) or code, exchange, code)
+        if code not in CLAIM_OK_CODES:
+            raise ClaimMalformedAnswer(
+                _("Cổng BHXH trả lời mã kết quả không rõ (%(code)s).") % {"code": code[:20]},
+                exchange,
+                partial=False,
+            )
+        transaction_id = payload.get("maGiaoDich")
+        if not isinstance(transaction_id, str) or not transaction_id.strip():
+            raise ClaimMalformedAnswer(
+                _("Cổng BHXH báo đã nhận nhưng thiếu mã giao dịch."), exchange, partial=True
+            )
+        return ClaimReceipt(transaction_id.strip()[:100], code == "001", exchange)
+
+    def claim_answer(
+        self, *, claim_key: str, idempotency_key: str = "", transaction_id: str = ""
+    ) -> ClaimAnswer:
+        """The portal's answer about a submission (by maGiaoDich, else by MA_LK and idempotency
+        key). Retries transient failures; raises the last ClaimTransientError, or ClaimAccountError
+        / ClaimMalformedAnswer (the exchange of the last attempt is on the exception)."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self._claim_answer_once(
+                    claim_key=claim_key,
+                    idempotency_key=idempotency_key,
+                    transaction_id=transaction_id,
+                    attempt=attempts,
+                )
+            except ClaimTransientError:
+                if attempts > self.retries:
+                    raise
+                time.sleep(self.backoff * (2 ** (attempts - 1)))
+
+    def _claim_answer_once(
+        self, *, claim_key: str, idempotency_key: str, transaction_id: str, attempt: int
+    ) -> ClaimAnswer:
+        exchange = Exchange(
+            operation="status",
+            attempt=attempt,
+            request={
+                "path": CLAIM_ANSWER_PATH,
+                "maLK": claim_key,
+                "maGiaoDich": transaction_id,
+                "idempotency_key": idempotency_key,
+            },
+        )
+        params = {**self._base_params(), "maLK": claim_key}
+        if transaction_id:
+            params["maGiaoDich"] = transaction_id
+        _status, payload = self._claim_post(
+            CLAIM_ANSWER_PATH,
+            exchange=exchange,
+            params=params,
+            json_body=None,
+            headers={"Idempotency-Key": idempotency_key} if idempotency_key else {},
+        )
+        code = _claim_code(payload)
+        if code == CLAIM_NOT_FOUND:
+            return ClaimAnswer(CLAIM_UNKNOWN, claim_key=claim_key, exchange=exchange)
+        if code not in CLAIM_OK_CODES:
+            raise ClaimMalformedAnswer(
+                _("Cổng BHXH trả lời mã kết quả không rõ (%(code)s).") % {"code": code[:20]},
+                exchange,
+                partial=False,
+            )
+        return _interpret_claim_answer(payload, claim_key, exchange)
+
+
+def _errors_text(payload) -> str:
+    errors = payload.get("dsLoi") if isinstance(payload, dict) else None
+    if not isinstance(errors, list):
+        return str(payload.get("thongDiep") or "")[:500] if isinstance(payload, dict) else ""
+    return "; ".join(
+        f"{e.get('maLoi', '')}: {e.get('moTaLoi', '')}" for e in errors if isinstance(e, dict)
+    )[:1000]
+
+
+def _interpret_claim_answer(payload: dict, claim_key: str, exchange: Exchange) -> ClaimAnswer:
+    """Check an answer carries what its state needs; ClaimMalformedAnswer(partial) otherwise."""
+
+    def partial(message: str) -> ClaimMalformedAnswer:
+        return ClaimMalformedAnswer(message, exchange, partial=True)
+
+    raw_state = payload.get("trangThai")
+    if not isinstance(raw_state, str) or raw_state not in _CLAIM_STATES:
+        raise partial(_("Cổng BHXH trả lời thiếu hoặc sai trạng thái giám định."))
+    answered_key = payload.get("maLK")
+    if not isinstance(answered_key, str) or answered_key != claim_key:
+        raise partial(_("Cổng BHXH trả lời thiếu MA_LK hoặc MA_LK không khớp hồ sơ đã hỏi."))
+    transaction_id = payload.get("maGiaoDich")
+    if not isinstance(transaction_id, str) or not transaction_id.strip():
+        raise partial(_("Cổng BHXH trả lời thiếu mã giao dịch."))
+    state = _CLAIM_STATES[raw_state]
+    reasons: list[dict] = []
+    if state == CLAIM_REJECTED:
+        errors = payload.get("dsLoi")
+        if not isinstance(errors, list) or not errors:
+            raise partial(_("Cổng BHXH báo từ chối nhưng không nêu lý do."))
+        for e in errors:
+            if not isinstance(e, dict) or not str(e.get("moTaLoi") or "").strip():
+                raise partial(_("Cổng BHXH báo từ chối với lý do không đọc được."))
+            reasons.append(
+                {"code": str(e.get("maLoi") or "")[:50], "message": str(e["moTaLoi"])[:1000]}
+            )
+    return ClaimAnswer(
+        state,
+        transaction_id=transaction_id.strip()[:100],
+        claim_key=claim_key,
+        reasons=reasons,
+        exchange=exchange,
+    )

@@ -11,6 +11,7 @@ Control routes (simulator only):
 - POST /_simulator/faults {mode, count?, delay?}: mode timeout | error | malformed | partial |
   wrong_person | none; `count` answers are affected (all when absent), `delay` seconds for timeout
 - POST /_simulator/cards {cards: [...], replace?: bool}; POST /_simulator/reset
+Claim routes (send a dossier, fetch its answer, their controls): `insurance.simulator.claims`.
 Special card codes: social insurance number 99999999NN fails every time, NN = 01 timeout,
 02 HTTP 503, 03 malformed (not JSON), 04 wrong person, 05 partial answer (dates missing).
 """
@@ -24,7 +25,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -50,6 +51,7 @@ class Request:
     path: str
     query: dict[str, str]
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names, "-" separated
 
     def json(self):
         return json.loads(self.body.decode("utf-8") or "null")
@@ -156,7 +158,12 @@ class SimulatorApp:
             length = 0
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-        request = Request(environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query, body)
+        headers = {
+            k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
+        request = Request(
+            environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/"), query, body, headers
+        )
         handler = self.routes.get((request.method, request.path))
         with self._lock:
             self.calls[f"{request.method} {request.path}"] += 1
@@ -353,3 +360,7 @@ def reset(app: SimulatorApp, request: Request):
         app.calls.clear()
         app.tokens.clear()
     return 200, {"simulator": True}
+
+
+# The claim routes register themselves on the class (imported last: they import this module).
+import insurance.simulator.claims  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""The insurance officer's pages, under /claims/ (namespace `claims`)."""
