@@ -8,5 +8,6 @@ urlpatterns = [
     path("clinic/", include("patients.urls_clinical", namespace="clinic")),
     path("cashier/", include("billing.urls", namespace="cashier")),
     path("claims/", include("insurance.urls", namespace="claims")),
+    path("", include("fhir_api.urls")),  # /fhir/R4/ and the OAuth2 token endpoint /o/
     path("", include("ehealth.core.urls")),
 ]

@@ -159,6 +159,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- OAuth2 for partner systems (django-oauth-toolkit): RFC 9700 compliant everywhere. ---
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named: fhir_api refers to it
 # Partners use client credentials; the legacy grants and plaintext token storage stay off.
 OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
@@ -173,6 +174,10 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # FHIR partners: SMART v2 system scopes granted per client (fhir_api.models.FhirClient).
+    "SCOPES_BACKEND_CLASS": "fhir_api.oauth.FhirScopes",
+    "OAUTH2_VALIDATOR_CLASS": "fhir_api.oauth.FhirOAuth2Validator",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("FHIR_ACCESS_TOKEN_SECONDS", default=3600),
 }
 
 REST_FRAMEWORK = {

@@ -1,0 +1,113 @@
+"""HTTP details of the FHIR API: the call context handed to providers, headers, bodies."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpResponse
+from django.utils.http import http_date
+
+from fhir_api.auth import Principal
+from fhir_api.fhir import ACCEPTED_JSON, CONTENT_TYPE, PydanticValidationError, dump, validate
+from fhir_api.outcomes import BadRequest, NotAcceptable, UnsupportedMediaType, pydantic_issues
+
+_ETAG_RE = re.compile(r'^(?:W/)?"?(\d+)"?$')
+
+
+@dataclass
+class Call:
+    """One FHIR request as the providers see it."""
+
+    request: Any
+    principal: Principal
+    base_url: str  # ends with "/"
+    prefer: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lenient(self) -> bool:
+        return self.prefer.get("handling") == "lenient"
+
+    def header(self, name: str) -> str:
+        return self.request.META.get("HTTP_" + name.upper().replace("-", "_"), "")
+
+    def url(self, path: str, params: list[tuple[str, str]] | None = None) -> str:
+        return self.base_url + path + (f"?{urlencode(params)}" if params else "")
+
+
+@dataclass
+class FhirResult:
+    """What a provider answers: status, body (a resource as JSON, or None), headers."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def parse_prefer(value: str) -> dict[str, str]:
+    out = {}
+    for part in value.split(","):
+        for item in part.split(";"):
+            name, _, val = item.strip().partition("=")
+            if name:
+                out[name.lower()] = val.strip().strip('"').lower()
+    return out
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def parse_etag(value: str) -> int | None:
+    m = _ETAG_RE.match(value.strip())
+    return int(m.group(1)) if m else None
+
+
+def version_headers(version: int, last_updated: datetime) -> dict[str, str]:
+    return {"ETag": etag(version), "Last-Modified": http_date(last_updated.timestamp())}
+
+
+def check_format(request) -> None:
+    """JSON only: `_format` or Accept must allow it (406 otherwise)."""
+    fmt = request.GET.get("_format")
+    if fmt is not None and fmt not in ACCEPTED_JSON:
+        raise NotAcceptable(f"_format={fmt} is not supported; use json.", expression="_format")
+    accept = request.META.get("HTTP_ACCEPT", "")
+    if accept and fmt is None:
+        kinds = {a.split(";")[0].strip() for a in accept.split(",")}
+        if not kinds & (ACCEPTED_JSON | {"*/*", "application/*"}):
+            raise NotAcceptable("Only application/fhir+json is served.")
+
+
+def read_body(request, resource_type: str) -> dict[str, Any]:
+    """The request body as a resource of `resource_type`, validated (400/415 otherwise)."""
+    ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip()
+    if ctype not in ACCEPTED_JSON:
+        raise UnsupportedMediaType("Send application/fhir+json.")
+    try:
+        data = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object (a FHIR resource).")
+    if data.get("resourceType") != resource_type:
+        raise BadRequest(
+            f"Expected a {resource_type} resource, got {data.get('resourceType')!r}.",
+            expression="resourceType",
+        )
+    try:
+        return dump(validate(data, resource_type))
+    except PydanticValidationError as exc:
+        raise BadRequest(issues=pydantic_issues(exc, resource_type)) from None
+
+
+def json_response(status: int, body: dict[str, Any] | None, headers: dict[str, str]):
+    content = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+    response = HttpResponse(content, status=status, content_type=CONTENT_TYPE)
+    for name, value in headers.items():
+        response[name] = value
+    return response

@@ -1,0 +1,89 @@
+"""What the server implements: resource types, their interactions, search parameters, operations.
+
+The CapabilityStatement (`/metadata`) and the router are generated from this registry, so the
+server never claims what it does not do: an interaction is listed only if its provider implements
+it, and a search parameter only if the resource's search table answers it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Interaction -> SMART v2 scope letter that grants it.
+INTERACTION_SCOPE = {
+    "read": "r",
+    "vread": "r",
+    "history-instance": "r",
+    "search-type": "s",
+    "create": "c",
+    "update": "u",
+    "patch": "u",
+    "delete": "d",
+}
+READ_INTERACTIONS = frozenset({"read", "vread", "history-instance", "search-type"})
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    """A search parameter of a resource: FHIR type (token, string, date, ...) and documentation."""
+
+    name: str
+    type: str
+    documentation: str = ""
+    definition: str = ""
+    modifiers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    definition: str
+    scope_letter: str = "r"
+
+
+@dataclass
+class ResourceDef:
+    """A resource type the server serves, with the provider that implements its interactions."""
+
+    type: str
+    provider: object
+    interactions: tuple[str, ...]
+    search_params: dict[str, SearchParam] = field(default_factory=dict)
+    operations: tuple[Operation, ...] = ()
+    conditional_create: bool = False
+    profile: str = ""
+
+
+# Result parameters understood for every type (not resource search parameters).
+CONTROL_PARAMS = frozenset({"_count", "_summary", "_format", "_cursor", "_pretty"})
+COMMON_PARAMS = {
+    "_id": SearchParam("_id", "token", "Logical id of the resource."),
+}
+
+_REGISTRY: dict[str, ResourceDef] = {}
+
+
+def register(resource: ResourceDef) -> ResourceDef:
+    for interaction in resource.interactions:
+        method = interaction.replace("-", "_")
+        if interaction not in INTERACTION_SCOPE or not callable(
+            getattr(resource.provider, method, None)
+        ):
+            raise ValueError(f"{resource.type}: provider does not implement {interaction}")
+    _REGISTRY[resource.type] = resource
+    return resource
+
+
+def get(resource_type: str) -> ResourceDef | None:
+    _load()
+    return _REGISTRY.get(resource_type)
+
+
+def all_resources() -> list[ResourceDef]:
+    _load()
+    return sorted(_REGISTRY.values(), key=lambda r: r.type)
+
+
+def _load() -> None:
+    if not _REGISTRY:
+        import fhir_api.providers.patient  # noqa: F401 - registers itself
