@@ -259,6 +259,19 @@ class DiagnosisForm(VersionedForm):
         )
 
 
+class DiagnosisCorrectionForm(DiagnosisForm):
+    """The coded diagnoses of a locked encounter corrected, with the reason (recorded)."""
+
+    reason = forms.CharField(
+        label=_("Lý do sửa chẩn đoán"),
+        required=True,
+        max_length=450,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("Cần ghi lý do sửa chẩn đoán.")},
+        help_text=_("Ví dụ: sửa mã theo ý kiến giám định BHXH. Lý do được lưu cùng tên người sửa."),
+    )
+
+
 class AllergyForm(ClinicForm):
     substance = _text(_("Chất / thuốc gây dị ứng"), required=True, max_length=255)
     drug_id = forms.TypedChoiceField(

@@ -67,4 +67,9 @@ urlpatterns = [
         name="stay_note_edit",
     ),
     path("stay/<int:encounter_id>/discharge/", ward.stay_discharge, name="stay_discharge"),
+    path(
+        "stay/<int:encounter_id>/diagnosis-correction/",
+        ward.stay_diagnosis_correct,
+        name="stay_diagnosis_correct",
+    ),
 ]

@@ -21,18 +21,25 @@ from ehealth.core.models import Department
 from patients.clinical import examination as exam
 from patients.clinical.allergies import allergy_conflicts, ingredients
 from patients.clinical.common import local_today
+from patients.clinical.corrections import (
+    CORRECTION_ANCHOR,
+    diagnoses_correct,
+    diagnosis_corrections,
+    may_correct,
+)
 from patients.clinical.selectors import (
     doctor_worklist,
     encounter_chart,
     encounter_get,
     icd_search,
 )
-from patients.clinical_choices import Conclusion, DiagnosisPhase, EncounterStatus
+from patients.clinical_choices import Conclusion, DiagnosisPhase, EncounterKind, EncounterStatus
 from patients.forms_clinical import (
     AddendumForm,
     AllergyForm,
     AllergyVoidForm,
     ConclusionForm,
+    DiagnosisCorrectionForm,
     DiagnosisForm,
     NotesForm,
     OrderCancelForm,
@@ -73,6 +80,7 @@ SECTIONS: dict[str, tuple[type, str, str]] = {
     "prescription-void": (PrescriptionItemVoidForm, "rxvoid", EXAMINE),
     "conclusion": (ConclusionForm, "concl", EXAMINE),
     "addenda": (AddendumForm, "addendum", ADDENDUM),
+    "diagnosis_correction": (DiagnosisCorrectionForm, "dxfix", EXAMINE),
 }
 # The template that shows each section (several forms share one section on the page).
 SECTION_TEMPLATE = {
@@ -87,7 +95,10 @@ SECTION_TEMPLATE = {
     "prescription-void": "prescription",
     "conclusion": "conclusion",
     "addenda": "addenda",
+    "diagnosis_correction": "diagnosis_correction",
 }
+# Sections whose anchor on the page is not `sec-<template>` (the claims pages link to it).
+SECTION_ANCHOR = {"diagnosis_correction": CORRECTION_ANCHOR}
 VERSIONED_PREFIXES = ("notes", "dx", "concl")
 
 
@@ -154,6 +165,10 @@ def _permissions(request, encounter) -> dict[str, bool]:
         "can_vitals": here and open_ and can(request, VITALS),
         "can_addendum": here and encounter.is_locked and can(request, ADDENDUM),
         "can_admit": here and can(request, "patients.admit_patient"),
+        # Coded diagnoses of a concluded visit, corrected with a reason (a stay: its own page).
+        "can_correct_diagnoses": here
+        and encounter.kind == EncounterKind.OUTPATIENT
+        and may_correct(request.user, encounter, request.active_membership.facility_id),
     }
 
 
@@ -165,7 +180,7 @@ def _initial(section: str, encounter, data) -> dict:
             "examination_findings": encounter.examination_findings,
             "version": encounter.version,
         }
-    if section == "diagnoses":
+    if section in ("diagnoses", "diagnosis_correction"):
         main = next((d for d in data.diagnoses if d.rank == 0), None)
         return {
             "main_code": main.icd_code if main else "",
@@ -244,7 +259,7 @@ def _page_context(
     forms = {
         name: _make_form(name, encounter, data, choices)
         for name in ("notes", "vitals", "diagnoses", "allergies", "orders", "prescription")
-        + ("conclusion", "addenda")
+        + ("conclusion", "addenda", "diagnosis_correction")
     }
     forms.update(bound or {})
     context = {
@@ -258,6 +273,13 @@ def _page_context(
         "conclusions": Conclusion,
         "inpatient_departments": [],
         "rx_overrides": _rx_overrides(forms["prescription"], data, choices),
+        # Corrections after the visit was locked (one query, locked visits only).
+        "corrections": (
+            diagnosis_corrections(encounter=encounter)
+            if encounter.is_locked and encounter.kind == EncounterKind.OUTPATIENT
+            else []
+        ),
+        "correction_anchor": CORRECTION_ANCHOR,
         **perms,
     }
     if encounter.is_locked and encounter.conclusion == Conclusion.ADMIT and perms["can_admit"]:
@@ -325,7 +347,8 @@ def visit_section(request, encounter_id: int, section: str):
         if not is_htmx(request):
             messages.success(request, _("Đã lưu."))
             url = reverse("clinic:visit", kwargs={"encounter_id": encounter.pk})
-            return redirect(f"{url}#sec-{SECTION_TEMPLATE[section]}")
+            anchor = SECTION_ANCHOR.get(section, f"sec-{SECTION_TEMPLATE[section]}")
+            return redirect(f"{url}#{anchor}")
         return _section_response(request, encounter, section, None, saved=True)
     if call.stale:
         # Nothing was written: show the current data, and what was typed so it is not lost.
@@ -489,6 +512,20 @@ def _save_addendum(request, facility, encounter, form, call):
     )
 
 
+def _correct_diagnoses(request, facility, encounter, form, call):
+    main_code, secondary = form.codes()
+    call(
+        diagnoses_correct,
+        actor=request.user,
+        facility=facility,
+        encounter=encounter,
+        main_code=main_code,
+        secondary_codes=secondary,
+        reason=form.cleaned_data["reason"],
+        version=form.cleaned_data["version"],
+    )
+
+
 SAVE = {
     "notes": _save_notes,
     "vitals": _save_vitals,
@@ -501,6 +538,7 @@ SAVE = {
     "prescription-void": _void_prescription_item,
     "conclusion": _save_conclusion,
     "addenda": _save_addendum,
+    "diagnosis_correction": _correct_diagnoses,
 }
 
 

@@ -17,11 +17,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ehealth.core.models import Bed, Department
 from patients.choices import IdentifierSystem, PatientStatus
 from patients.clinical import inpatient
+from patients.clinical.corrections import (
+    CORRECTION_ANCHOR,
+    diagnoses_correct,
+    diagnosis_corrections,
+    may_correct,
+)
 from patients.clinical.examination import VitalsInput
 from patients.clinical.ward_selectors import bed_board, stay_course
 from patients.clinical_choices import DiagnosisPhase, EncounterStatus
 from patients.forms_clinical import (
     AdmissionForm,
+    DiagnosisCorrectionForm,
     DischargeForm,
     ObservationForm,
     ProgressNoteEditForm,
@@ -233,6 +240,8 @@ def _stay_context(request, encounter_id: int, *, bound: dict | None = None, extr
         "can_observe": here and open_ and can(request, VITALS),
         "can_note": here and open_ and can(request, NOTE),
         "can_discharge": here and open_ and can(request, DISCHARGE),
+        "can_correct_diagnoses": here
+        and may_correct(request.user, stay, request.active_membership.facility_id),
     }
     forms = dict(bound or {})
     if perms["can_transfer"] and "transfer" not in forms:
@@ -271,7 +280,11 @@ def _stay_context(request, encounter_id: int, *, bound: dict | None = None, extr
                 "version": stay.version,
             },
         )
+    if perms["can_correct_diagnoses"] and "diagnosis_correction" not in forms:
+        forms["diagnosis_correction"] = _correction_form(stay, diagnoses)
     context = {
+        "corrections": diagnosis_corrections(encounter=stay) if stay.is_locked else [],
+        "correction_anchor": CORRECTION_ANCHOR,
         "course": course,
         "stay": stay,
         "patient": stay.patient,
@@ -283,6 +296,19 @@ def _stay_context(request, encounter_id: int, *, bound: dict | None = None, extr
     }
     context.update(extra or {})
     return context
+
+
+def _correction_form(stay, diagnoses) -> DiagnosisCorrectionForm:
+    """The correction form of a discharged stay, filled with its discharge diagnoses."""
+    discharge = [d for d in diagnoses if d.phase == DiagnosisPhase.DISCHARGE]
+    return DiagnosisCorrectionForm(
+        prefix="dxfix",
+        initial={
+            "main_code": next((d.icd_code for d in discharge if d.rank == 0), ""),
+            "secondary_codes": ", ".join(d.icd_code for d in discharge if d.rank > 0),
+            "version": stay.version,
+        },
+    )
 
 
 @require_GET
@@ -423,4 +449,43 @@ def stay_discharge(request, encounter_id: int):
     ctx = _stay_context(
         request, encounter_id, bound={"discharge": form}, extra={"stale": call.stale}
     )
+    return render(request, "clinic/stay.html", ctx)
+
+
+@require_POST
+@clinic_permission_required(EXAMINE)
+def stay_diagnosis_correct(request, encounter_id: int):
+    """Correct the discharge diagnoses of a discharged stay, with a reason (recorded)."""
+    course = stay_course(user=request.user, encounter_id=encounter_id)
+    form = DiagnosisCorrectionForm(request.POST, prefix="dxfix")
+    call = ServiceCall(form)
+    if form.is_valid():
+        main_code, secondary = form.codes()
+        call(
+            diagnoses_correct,
+            actor=request.user,
+            facility=facility_of(request),
+            encounter=course.encounter,
+            main_code=main_code,
+            secondary_codes=secondary,
+            reason=form.cleaned_data["reason"],
+            version=form.cleaned_data["version"],
+        )
+    if call.ok:
+        messages.success(request, _("Đã sửa chẩn đoán ra viện. Chẩn đoán cũ vẫn được lưu."))
+        return redirect(_stay_url(encounter_id, CORRECTION_ANCHOR))
+    if call.stale:
+        # Nothing written: the form comes back with the current codes, and what was typed.
+        typed = {
+            form.fields[name].label: value
+            for name, value in form.cleaned_data.items()
+            if name != "version" and value not in (None, "")
+        }
+        ctx = _stay_context(
+            request,
+            encounter_id,
+            extra={"stale_correction": {"message": STALE_MESSAGE, "typed": typed}},
+        )
+        return render(request, "clinic/stay.html", ctx, status=409)
+    ctx = _stay_context(request, encounter_id, bound={"diagnosis_correction": form})
     return render(request, "clinic/stay.html", ctx)
