@@ -1,8 +1,13 @@
-"""`manage.py seed_demo [--patients N] [--encounters M] [--seed S] [--force]`: the demo data, once.
+"""`manage.py seed_demo [--patients N] [--encounters M] [--claims C] [--seed S] [--force]`: the demo
+data, once.
 
 Reference data and catalogs, departments/wards/beds, staff of every role (password DEMO_PASSWORD)
 and N synthetic patients (COPY, ~50,000 per chunk, so --patients 1000000 fits in memory);
-with --encounters M, M encounters over them (`patients.clinical.demo.encounters_seed`, COPY).
+M encounters over them (`patients.clinical.demo.encounters_seed`, COPY; by default enough for a
+working day: every clinic room has today's queue, past visits over three years); then, by name
+(core imports neither insurance nor billing), `seed_demo_insurance`: the patients' BHYT cards,
+today's unpaid invoices at the main hospital's cashier desk and up to C claim dossiers of last
+month for its insurance officer.
 A second run says the demo is already there and exits 0; --force runs again (reference data and
 staff are refreshed in place, and N *more* patients are added).
 """
@@ -26,6 +31,11 @@ from ehealth.core.models import Role, User
 from ehealth.core.reference import reference_load_all
 
 DEMO_URL = "http://127.0.0.1:8000"
+# Encounters of a default seed: a tenth are today's, which fills every clinic room's queue of the
+# demo (about 95 rooms: 20 tickets in the demo doctor's room, 6 in each other); the whole seed_demo
+# stays well under a minute on a loaded 2-core machine (see the README's `make run`).
+DEFAULT_ENCOUNTERS = 6_000
+DEFAULT_CLAIMS = 60  # dossiers of last month built at seed time (a few seconds)
 
 
 def demo_seeded() -> bool:
@@ -41,7 +51,16 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026, help="Hạt giống ngẫu nhiên.")
         parser.add_argument("--chunk", type=int, default=50_000, help="Số người bệnh mỗi lần COPY.")
         parser.add_argument(
-            "--encounters", type=int, default=0, help="Số lượt khám/điều trị mẫu (sau nhân viên)."
+            "--encounters",
+            type=int,
+            default=DEFAULT_ENCOUNTERS,
+            help="Số lượt khám/điều trị mẫu (sau nhân viên; 0: không tạo).",
+        )
+        parser.add_argument(
+            "--claims",
+            type=int,
+            default=DEFAULT_CLAIMS,
+            help="Số hồ sơ giám định BHYT tháng trước tối đa tại bệnh viện mẫu chính (0: không lập).",
         )
         parser.add_argument(
             "--force", action="store_true", help="Chạy lại dù đã có dữ liệu mẫu (thêm người bệnh)."
@@ -53,6 +72,10 @@ class Command(BaseCommand):
         encounters = options.get("encounters") or 0
         if encounters < 0:
             raise CommandError("--encounters phải là số không âm.")
+        claims = options.get("claims")
+        claims = DEFAULT_CLAIMS if claims is None else claims
+        if claims < 0:
+            raise CommandError("--claims phải là số không âm.")
         if demo_seeded() and not force:
             self.stdout.write("Dữ liệu mẫu đã có (dùng --force để tạo thêm): không làm gì.")
             return
@@ -106,6 +129,8 @@ class Command(BaseCommand):
                 f"Lượt khám/điều trị: {made.encounters:,} ({made.today_tickets:,} số thứ tự hôm "
                 f"nay), {made.seconds:.1f} giây ({made.rate:,.0f} lượt/giây)."
             )
+        # Insurance app, by name: cards of the patients, unpaid invoices of today, claim dossiers.
+        call_command("seed_demo_insurance", claims=claims, stdout=self.stdout, verbosity=0)
         self.stdout.write(self.style.SUCCESS(f"Dữ liệu mẫu sẵn sàng: {DEMO_URL}"))
         self.stdout.write(f"Tài khoản demo (mật khẩu: {settings.DEMO_PASSWORD}):")
         shown = set()
