@@ -34,6 +34,7 @@ bench-quick: install
 	$(BIN)/python benchmarks/registry.py --quick
 	$(BIN)/python benchmarks/clinical.py --quick
 	$(BIN)/python benchmarks/billing.py --quick
+	$(BIN)/python benchmarks/claims.py --quick
 
 # Refreshes locale/en from the Vietnamese msgids, then compiles it (translate new entries in between).
 messages: install

@@ -51,7 +51,7 @@ from billing.models import ChargeLine, ChargeSource, ChargeStatus, InvoiceStatus
 from ehealth.core import permissions
 from ehealth.core.audit import audit_record
 from ehealth.core.bulk import bulk_insert
-from ehealth.core.models import DrugPrice, MedicalService, ServicePrice
+from ehealth.core.models import Drug, DrugPrice, MedicalService, ServicePrice
 from ehealth.core.models.catalogs import CostGroup
 from ehealth.core.reference import ILLUSTRATIVE_SOURCE
 from patients.clinical_choices import (
@@ -198,48 +198,65 @@ def _examination(encounter: Encounter, mapped: dict) -> list[_Wanted]:
     ]
 
 
+def _by_id(model, ids) -> dict:
+    """Catalog rows by id, each loaded once (a stay orders the same few items many times)."""
+    return model.objects.in_bulk(set(ids))
+
+
 def _orders(encounter: Encounter) -> list[_Wanted]:
-    orders = (
+    orders = list(
         ServiceOrder.objects.filter(encounter=encounter)
         .exclude(status=OrderStatus.CANCELLED)
         .filter(cancelled_at__isnull=True)
-        .select_related("service")
+        .values_list(
+            "pk",
+            "service_id",
+            "quantity",
+            "for_day",
+            "ordered_at",
+            "performing_department_id",
+            "ordering_department_id",
+        )
     )
+    services = _by_id(MedicalService, (o[1] for o in orders))
     return [
         _Wanted(
             kind=ChargeSource.SERVICE_ORDER,
-            source_id=o.pk,
-            day=o.for_day or local_day(o.ordered_at),
-            item=o.service,
-            quantity=o.quantity,
-            department_id=o.performing_department_id or o.ordering_department_id,
+            source_id=pk,
+            day=for_day or local_day(ordered_at),
+            item=services[service_id],
+            quantity=quantity,
+            department_id=performing or ordering,
         )
-        for o in orders
+        for pk, service_id, quantity, for_day, ordered_at, performing, ordering in orders
     ]
 
 
 def _drugs(encounter: Encounter) -> list[_Wanted]:
-    items = (
+    items = list(
         PrescriptionItem.objects.filter(
             prescription__encounter=encounter,
             prescription__status=PrescriptionStatus.ISSUED,
             prescription__cancelled_at__isnull=True,
             voided_at__isnull=True,
         )
-        .select_related("drug", "prescription")
         .order_by("prescription_id", "id")
+        .values_list(
+            "pk", "drug_id", "quantity", "prescription__for_day", "prescription__prescribed_at"
+        )
     )
+    drugs = _by_id(Drug, (i[1] for i in items))
     return [
         _Wanted(
             kind=ChargeSource.DRUG,
-            source_id=i.pk,
-            day=i.prescription.for_day or local_day(i.prescription.prescribed_at),
-            item=i.drug,
-            quantity=i.quantity,
+            source_id=pk,
+            day=for_day or local_day(prescribed_at),
+            item=drugs[drug_id],
+            quantity=quantity,
             department_id=encounter.department_id,
-            in_scope=i.drug.in_bhyt_list is not False,
+            in_scope=drugs[drug_id].in_bhyt_list is not False,
         )
-        for i in items
+        for pk, drug_id, quantity, for_day, prescribed_at in items
     ]
 
 

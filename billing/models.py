@@ -200,8 +200,12 @@ class ChargeLine(models.Model):
     day). The split columns are filled by `billing.invoices.invoice_build`.
     """
 
+    # Not indexed alone: the one-per-source unique index and (encounter, status) start with it.
     encounter = models.ForeignKey(
-        "patients.Encounter", on_delete=models.PROTECT, related_name="charge_lines"
+        "patients.Encounter",
+        on_delete=models.PROTECT,
+        related_name="charge_lines",
+        db_index=False,
     )
     facility = models.ForeignKey("core.Facility", on_delete=models.PROTECT, related_name="+")
     source_kind = models.CharField(_("nguồn"), max_length=16, choices=ChargeSource.choices)

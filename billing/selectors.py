@@ -66,6 +66,21 @@ def invoice_lines(*, invoice: Invoice) -> QuerySet[ChargeLine]:
     )
 
 
+def invoices_for_encounters(*, encounter_ids) -> dict[int, Invoice]:
+    """`invoice_for_encounter` for several encounters in one query: encounter id -> its live
+    invoice (encounters without one are left out)."""
+    invoices = Invoice.objects.filter(encounter_id__in=list(encounter_ids))
+    return {i.encounter_id: i for i in invoices.exclude(status="cancelled")}
+
+
+def invoices_lines(*, invoices) -> QuerySet[ChargeLine]:
+    """`invoice_lines` for several invoices in one query: each invoice's active lines together,
+    in cost-statement order."""
+    return ChargeLine.objects.filter(
+        invoice__in=[i.pk for i in invoices], status=ChargeStatus.ACTIVE
+    ).order_by("invoice_id", "cost_group", "service_date", "id")
+
+
 # --- Shared pieces -------------------------------------------------------------------------------
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from signxml import SignatureConfiguration, XMLSigner, XMLVerifier
 from signxml.exceptions import InvalidInput, InvalidSignature
@@ -55,10 +57,16 @@ def envelope_build(
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
+@lru_cache(maxsize=8)
+def _private_key(key_pem: bytes):
+    """The unit's key, parsed once per process: parsing checks the RSA key, ~0.1 s each time."""
+    return serialization.load_pem_private_key(key_pem, password=None)
+
+
 def envelope_sign(xml: bytes, *, key_pem: bytes, cert_pem: bytes) -> bytes:
     """Sign the envelope (enveloped XML-DSig, RSA-SHA256) into its CHUKYDONVI element."""
     signer = XMLSigner(signature_algorithm="rsa-sha256", digest_algorithm="sha256")
-    signed = signer.sign(etree.fromstring(xml), key=key_pem, cert=cert_pem.decode())
+    signed = signer.sign(etree.fromstring(xml), key=_private_key(key_pem), cert=cert_pem.decode())
     return etree.tostring(signed, xml_declaration=True, encoding="utf-8")
 
 

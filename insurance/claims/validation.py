@@ -14,15 +14,17 @@ line): a schema error on a field that a specific rule already reported is not re
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from operator import itemgetter
 
 from django.utils.translation import gettext as _
 from lxml import etree
 
 from insurance.claims.fields import TABLES, XML1
-from insurance.claims.schemas import schema
+from insurance.claims.schemas import schema, xsd_path
 
 MAX_SECONDARY = 12
 ICD_FORMAT = re.compile(r"^[A-Z]\d{2}(\.?[0-9A-Z]{1,2})?$")
@@ -31,7 +33,7 @@ ICD_FORMAT = re.compile(r"^[A-Z]\d{2}(\.?[0-9A-Z]{1,2})?$")
 FIX_DIAGNOSIS = "clinic:visit"
 FIX_PATIENT = "patients:edit"
 FIX_CATALOG = "admin:core_medicalservice_changelist"
-FIX_CHARGES = "cashier:index"
+FIX_CHARGES = "cashier:bill"
 FIX_RECORD = "clinic:visit"
 
 _FIX_BY_FIELD = {
@@ -82,11 +84,29 @@ def _issue(table, field, line, rule, message) -> ValidationIssue:
     return ValidationIssue(table, field, line, rule, message, _FIX_BY_FIELD.get(field, FIX_RECORD))
 
 
-def _rows(table_code: str, xml: bytes) -> list[dict[str, str]]:
-    root = etree.fromstring(xml)
+@cache
+def fast_schema(code: str) -> etree.XMLSchema:
+    """The same XSD file as `schemas.schema(code)`, compiled by libxml2 (lxml): it says whether a
+    table is valid about a hundred times faster than xmlschema. Only when it is not, xmlschema
+    is asked for the errors, so every message stays xmlschema's (a test checks both agree)."""
+    return etree.XMLSchema(etree.parse(str(xsd_path(code))))
+
+
+def _rows(table_code: str, root: etree._Element, valid: bool = False) -> list[dict[str, str]]:
+    """The rows of a table (field -> text). `valid`: the table passed its XSD, so each row holds
+    exactly the table's fields in order and the names need not be read from the tree."""
     spec = TABLES[table_code]
     holders = [root] if not spec.has_rows else root.findall(f"{spec.path[1]}/{spec.path[2]}")
-    return [{child.tag: (child.text or "") for child in holder} for holder in holders]
+    if not valid:
+        return [{child.tag: (child.text or "") for child in holder} for holder in holders]
+    names, rows = spec.names, []
+    for holder in holders:
+        texts = [child.text or "" for child in holder]
+        if len(texts) == len(names):
+            rows.append(dict(zip(names, texts, strict=True)))
+        else:  # a comment or processing instruction among the fields
+            rows.append({child.tag: (child.text or "") for child in holder})
+    return rows
 
 
 def _line_no(row: Mapping[str, str], index: int) -> int:
@@ -132,23 +152,47 @@ def _xsd_issues(code: str, xml: bytes) -> list[ValidationIssue]:
     return issues
 
 
+# A value that is empty or only whitespace, among values joined by NUL (which XML cannot carry).
+_BLANK = re.compile(r"(?:^|\x00)\s*(?:\x00|$)")
+
+
+@cache
+def _required(code: str) -> tuple[tuple[str, ...], Callable]:
+    """The required fields of a table, and a function picking their values from a row."""
+    names = tuple(f.name for f in TABLES[code].fields if f.required)
+    return names, itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+
+
+def _missing(code: str, row: Mapping[str, str]) -> list[str]:
+    """The required fields of the row that are absent, empty or only whitespace."""
+    names, pick = _required(code)
+    try:
+        if not _BLANK.search("\x00".join(pick(row))):
+            return []  # the usual case, checked in one pass
+    except (KeyError, TypeError):
+        pass
+    return [name for name in names if not row.get(name, "").strip()]
+
+
 def _required_issues(code: str, rows: list[dict[str, str]]) -> list[ValidationIssue]:
     spec = TABLES[code]
     issues = []
     for index, row in enumerate(rows, start=1):
+        missing = _missing(code, row)
+        if not missing:
+            continue
         line = _line_no(row, index) if spec.has_rows else None
-        for f in spec.fields:
-            if f.required and not row.get(f.name, "").strip():
-                issues.append(
-                    _issue(
-                        code,
-                        f.name,
-                        line,
-                        "REQUIRED",
-                        _("%(where)s: thiếu trường bắt buộc %(field)s.")
-                        % {"where": _where(code, line), "field": f.name},
-                    )
+        for name in missing:
+            issues.append(
+                _issue(
+                    code,
+                    name,
+                    line,
+                    "REQUIRED",
+                    _("%(where)s: thiếu trường bắt buộc %(field)s.")
+                    % {"where": _where(code, line), "field": name},
                 )
+            )
     return issues
 
 
@@ -209,11 +253,38 @@ def _diagnosis_issues(summary: dict[str, str], accepted_icd: frozenset[str]) -> 
     return issues
 
 
-def _line_issues(code: str, rows: list[dict[str, str]]) -> list[ValidationIssue]:
+_PARTS = ("T_NGUONKHAC_NSNN", "T_NGUONKHAC_VTNN", "T_NGUONKHAC_VTTN", "T_NGUONKHAC_CL")
+
+
+class _Numbers:
+    """The money columns of XML2 and XML3 as numbers (None where a value is not one), each
+    read once and shared by the line rules and the totals."""
+
+    def __init__(self, rows: Mapping[str, list[dict[str, str]]]):
+        self.rows = rows
+        self.columns: dict[tuple[str, str], list[Decimal | None]] = {}
+
+    def column(self, table: str, field: str) -> list[Decimal | None]:
+        column = self.columns.get((table, field))
+        if column is None:
+            column = [_dec(row.get(field, "")) for row in self.rows.get(table, [])]
+            self.columns[(table, field)] = column
+        return column
+
+
+def _line_issues(code: str, rows: list[dict[str, str]], numbers: _Numbers) -> list:
     issues = []
-    for index, row in enumerate(rows, start=1):
+    zero = Decimal(0)
+    columns = zip(
+        *(numbers.column(code, f) for f in ("THANH_TIEN_BV", "T_BHTT", "T_BNCCT", "T_BNTT")),
+        zip(*(numbers.column(code, f) for f in _PARTS), strict=True),
+        numbers.column(code, "T_NGUONKHAC"),
+        strict=True,
+    )
+    for index, (row, (bv, fund, copay, self_pay, parts, other)) in enumerate(
+        zip(rows, columns, strict=True), start=1
+    ):
         line = _line_no(row, index)
-        where = _where(code, line)
         if (
             code == "XML3"
             and not row.get("MA_DICH_VU", "").strip()
@@ -226,15 +297,12 @@ def _line_issues(code: str, rows: list[dict[str, str]]) -> list[ValidationIssue]
                     line,
                     "LINE_NO_CODE",
                     _("%(where)s: dòng không có mã dịch vụ (MA_DICH_VU) hay mã vật tư (MA_VAT_TU).")
-                    % {"where": where},
+                    % {"where": _where(code, line)},
                 )
             )
-        v = {k: _dec(row.get(k, "")) for k in ("THANH_TIEN_BV", "T_BHTT", "T_BNCCT", "T_BNTT")}
-        parts = [_dec(row.get(k, "")) for k in ("T_NGUONKHAC_NSNN", "T_NGUONKHAC_VTNN", "T_NGUONKHAC_VTTN", "T_NGUONKHAC_CL")]  # fmt: skip
-        other = _dec(row.get("T_NGUONKHAC", ""))
-        if None in v.values() or None in parts or other is None:
+        if None in (bv, fund, copay, self_pay, other) or None in parts:
             continue  # the schema reports the malformed number
-        if v["THANH_TIEN_BV"] != v["T_BHTT"] + v["T_BNCCT"] + v["T_BNTT"] + other:
+        if bv != fund + copay + self_pay + other:
             issues.append(
                 _issue(
                     code,
@@ -246,13 +314,13 @@ def _line_issues(code: str, rows: list[dict[str, str]]) -> list[ValidationIssue]
                         "T_NGUONKHAC (%(sum)s)."
                     )
                     % {
-                        "where": where,
-                        "bv": v["THANH_TIEN_BV"],
-                        "sum": v["T_BHTT"] + v["T_BNCCT"] + v["T_BNTT"] + other,
+                        "where": _where(code, line),
+                        "bv": bv,
+                        "sum": fund + copay + self_pay + other,
                     },
                 )
             )
-        if other != sum(parts, Decimal(0)):
+        if other != sum(parts, zero):
             issues.append(
                 _issue(
                     code,
@@ -260,31 +328,34 @@ def _line_issues(code: str, rows: list[dict[str, str]]) -> list[ValidationIssue]
                     line,
                     "OTHER_SOURCES_SUM",
                     _("%(where)s: T_NGUONKHAC phải bằng tổng NSNN + VTNN + VTTN + CL.")
-                    % {"where": where},
+                    % {"where": _where(code, line)},
                 )
             )
     return issues
 
 
-def _total_issues(summary: dict[str, str], lines: dict[str, list[dict[str, str]]]) -> list:
+def _total_issues(
+    summary: dict[str, str], lines: Mapping[str, list[dict[str, str]]], numbers: _Numbers
+) -> list:
     issues = []
+    supply = [bool(r.get("MA_VAT_TU") or r.get("MA_NHOM") == "10") for r in lines.get("XML3", [])]
+    fee_for_service = {
+        table: [r.get("MA_PTTT") == "1" for r in lines.get(table, [])] for table in ("XML2", "XML3")
+    }
 
-    def total(field: str, tables: tuple[str, ...], keep=lambda row: True) -> Decimal | None:
-        values = [_dec(r.get(field, "")) for t in tables for r in lines.get(t, []) if keep(r)]
+    def total(field: str, tables: tuple[str, ...], keep=None) -> Decimal | None:
+        values: list[Decimal | None] = []
+        for table in tables:
+            column = numbers.column(table, field)
+            if keep is None:
+                values += column
+            else:
+                values += [v for v, k in zip(column, keep[table], strict=True) if k]
         return None if None in values else sum(values, Decimal(0))
 
     checks = [(name, total(field, tables)) for name, field, tables in TOTAL_RULES]
-    checks.append(
-        (
-            "T_VTYT",
-            total(
-                "THANH_TIEN_BV", ("XML3",), lambda r: r.get("MA_VAT_TU") or r.get("MA_NHOM") == "10"
-            ),
-        )  # fmt: skip
-    )
-    checks.append(
-        ("T_BHTT_GDV", total("T_BHTT", ("XML2", "XML3"), lambda r: r.get("MA_PTTT") == "1"))
-    )
+    checks.append(("T_VTYT", total("THANH_TIEN_BV", ("XML3",), {"XML3": supply})))
+    checks.append(("T_BHTT_GDV", total("T_BHTT", ("XML2", "XML3"), fee_for_service)))
     for name, expected in checks:
         stated = _dec(summary.get(name, ""))
         if expected is None or stated is None or stated == expected:
@@ -308,15 +379,18 @@ def dossier_validate(
     """All defects of a dossier's tables; an empty list means it may be sent."""
     if "XML1" not in tables:
         return [_issue("XML1", "", None, "TABLE_MISSING", _("Thiếu bảng XML1 (tổng hợp)."))]
-    rows = {code: _rows(code, xml) for code, xml in tables.items()}
+    roots = {code: etree.fromstring(xml) for code, xml in tables.items()}
+    valid = {code: fast_schema(code).validate(root) for code, root in roots.items()}
+    rows = {code: _rows(code, root, valid[code]) for code, root in roots.items()}
     summary = rows["XML1"][0]
     specific: list[ValidationIssue] = []
     for code in tables:
         specific += _required_issues(code, rows[code])
     specific += _diagnosis_issues(summary, accepted_icd)
+    numbers = _Numbers(rows)
     for code in ("XML2", "XML3"):
-        specific += _line_issues(code, rows.get(code, []))
-    specific += _total_issues(summary, rows)
+        specific += _line_issues(code, rows.get(code, []), numbers)
+    specific += _total_issues(summary, rows, numbers)
     key = summary.get(XML1.fields[0].name, "")
     for code, table_rows in rows.items():
         for index, row in enumerate(table_rows, start=1):
@@ -335,6 +409,7 @@ def dossier_validate(
     schema_issues = [
         i
         for code, xml in tables.items()
+        if not valid[code]
         for i in _xsd_issues(code, xml)
         if (i.table, i.field, i.line) not in seen
     ]

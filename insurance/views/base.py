@@ -8,6 +8,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
 from insurance.claims.workspace import MANAGE_CLAIMS
+from patients.clinical.corrections import CORRECTION_ANCHOR
 from patients.views_clinical.base import (  # noqa: F401  (re-exported for the claims views)
     can,
     clinic_permission_required,
@@ -20,6 +21,9 @@ claims_required = clinic_permission_required(MANAGE_CLAIMS)
 
 # Rules whose defect lies in the money of the lines: fixed by recalculating the bill.
 MONEY_RULES = {"LINE_MONEY_IDENTITY", "OTHER_SOURCES_SUM", "TOTAL_MISMATCH"}
+# Fields of the coded diagnoses: on a locked encounter they are corrected in the page's
+# "Sửa chẩn đoán (sau khi kết thúc)" section.
+DIAGNOSIS_FIELDS = {"MA_BENH_CHINH", "MA_BENH_KT", "CHAN_DOAN_RV"}
 
 
 def query(**params) -> str:
@@ -53,12 +57,16 @@ def fix_link(issue: dict, encounter) -> tuple[str, str]:
             return reverse(hint), _("Danh mục dịch vụ, thuốc, vật tư")
     except NoReverseMatch:
         pass
+    anchor = ""
+    if issue.get("field") in DIAGNOSIS_FIELDS and encounter.is_locked:
+        anchor = f"#{CORRECTION_ANCHOR}"
     if encounter.kind == "inpatient":
         return (
-            reverse("clinic:stay", kwargs={"encounter_id": encounter.pk}),
+            reverse("clinic:stay", kwargs={"encounter_id": encounter.pk}) + anchor,
             _("Trang đợt điều trị nội trú"),
         )
-    return reverse("clinic:visit", kwargs={"encounter_id": encounter.pk}), _("Trang khám bệnh")
+    url = reverse("clinic:visit", kwargs={"encounter_id": encounter.pk}) + anchor
+    return url, _("Trang khám bệnh")
 
 
 def reason_links(encounter) -> list[tuple[str, str]]:
@@ -70,8 +78,14 @@ def reason_links(encounter) -> list[tuple[str, str]]:
         if encounter.kind == "inpatient"
         else reverse("clinic:visit", kwargs={"encounter_id": encounter.pk})
     )
+    correction = (
+        [(f"{record}#{CORRECTION_ANCHOR}", _("Sửa chẩn đoán (sau khi kết thúc)"))]
+        if encounter.is_locked
+        else []
+    )
     return [
         (record, _("Hồ sơ khám chữa bệnh (chẩn đoán, chỉ định)")),
+        *correction,
         (
             reverse("patients:detail", kwargs={"pk": encounter.patient_id}),
             _("Thông tin hành chính người bệnh"),

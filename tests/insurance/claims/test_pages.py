@@ -404,7 +404,8 @@ def test_errors_name_table_field_line_rule_and_link_to_the_page_that_fixes_them(
     assert "Bảng XML1 · trường MA_BENH_CHINH · tổng hợp · quy tắc ICD_NOT_ACCEPTED" in errors
     assert "Q99.9 không có trong danh mục ICD-10" in errors
     visit_url = reverse("clinic:visit", kwargs={"encounter_id": enc.pk})
-    assert f'href="{visit_url}"' in errors and "Sửa tại: Trang khám bệnh" in errors
+    assert f'href="{visit_url}#diagnosis-correction"' in errors
+    assert "Sửa tại: Trang khám bệnh" in errors
 
 
 def test_a_line_defect_names_its_line_and_links_to_the_catalog_or_bill(
