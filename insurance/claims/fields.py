@@ -12,7 +12,9 @@ Sizes that are UNCONFIRMED (brief section 8: "QĐ 3176 field sizes (use the port
 - every size below comes from QĐ 130 / 4750 as the brief transcribes them; QĐ 3176 may change
   them and the portal's own XSD was not read;
 - `MAXA_CU_TRU` is C5 per QĐ 130; one secondary source says 3 per QĐ 4750 (kept at 5);
-- `MUC_HUONG` N3: QĐ 1931/2026 allows 4 characters from 01/07/2026 (single source; kept at 3);
+- `MUC_HUONG`: N3 in QĐ 130; QĐ 1931/2026 allows 4 characters from 01/07/2026 (single source),
+  needed since Law 51's 50 % route rate gives rates such as 95 × 50 % = 47.5: taken as up to
+  3 digits with one optional decimal ("80", "100", "47.5");
 - XML0's field list is not in the brief; it is taken from a public template (impl) of QĐ 4750;
 - fields whose size the brief does not give (marked `sized_by_us=True`), e.g. XML2
   `MA_PP_CHEBIEN`, `HAM_LUONG`, `MA_KHOA`, XML3 `MA_XANG_DAU`, `VI_TRI_TH_DVKT`, XML7 `MA_CHA`,
@@ -189,7 +191,7 @@ XML2 = Table(
         money("THANH_TIEN_BV", required=True),
         money("THANH_TIEN_BH", required=True),
         *_OTHER_SOURCES,
-        N("MUC_HUONG", 3, required=True),
+        N("MUC_HUONG", 4, decimals=1, required=True),
         money("T_BNTT", required=True),
         money("T_BNCCT", required=True),
         money("T_BHTT", required=True),
@@ -231,7 +233,7 @@ XML3 = Table(
         money("THANH_TIEN_BV", required=True),
         money("THANH_TIEN_BH", required=True),
         money("T_TRANTT"),
-        N("MUC_HUONG", 3, required=True),
+        N("MUC_HUONG", 4, decimals=1, required=True),
         *_OTHER_SOURCES,
         money("T_BNTT", required=True),
         money("T_BNCCT", required=True),

@@ -28,3 +28,19 @@ def test_schema_rejects_too_long_string_and_bad_date():
     errors = {e.path.rsplit("/", 1)[-1] for e in schema("XML1").iter_errors(xml)}
     # then
     assert {"MA_CSKCB", "NGAY_VAO"} <= errors
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("80", True), ("100", True), ("47.5", True), ("47.55", False), ("1000", False)],
+)
+def test_muc_huong_takes_a_rate_with_one_decimal_since_law_51(value, valid):
+    # given a drug line whose benefit rate is 95 % x 50 % = 47.5 (self-referral, 2026)
+    from insurance.claims.builders import table_xml
+    from insurance.claims.fields import XML2
+
+    xml = table_xml(XML2, [{"MUC_HUONG": value}])
+    # when
+    errors = {e.path.rsplit("/", 1)[-1] for e in schema("XML2").iter_errors(xml)}
+    # then
+    assert ("MUC_HUONG" not in errors) is valid
