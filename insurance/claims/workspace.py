@@ -49,6 +49,7 @@ from insurance.claims.fields import TABLES
 from insurance.claims.models import Dossier, DossierStatus, DossierVersion
 from insurance.claims.services import CLAIMABLE_STATUSES, DossierNotBuildable, dossier_build
 from insurance.claims.signing import signing_material
+from patients.clinical.documents.data import FacilityInfo
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 ZERO = Decimal(0)
@@ -496,21 +497,10 @@ class CostGroupTotal:
 
 
 @dataclass(frozen=True)
-class FacilityLine:
-    """The facility as the shared PDF header draws it (`layout.header`)."""
-
-    name: str
-    code: str
-    address: str = ""
-    phone: str = ""
-    managing_body: str = ""
-
-
-@dataclass(frozen=True)
 class MonthlySummary:
     """The claims of one facility and month: per status, and the claimed ones per cost group."""
 
-    facility: FacilityLine
+    facility: FacilityInfo  # the shared PDF header's facility
     period: Period
     statuses: StatusTotals
     groups: list[CostGroupTotal]
@@ -585,7 +575,7 @@ def monthly_summary(*, actor, facility, period: Period) -> MonthlySummary:
     require_claims_perm(actor, facility)
     groups, claimed = cost_group_totals(facility=facility, period=period)
     return MonthlySummary(
-        facility=FacilityLine(
+        facility=FacilityInfo(
             name=facility.name,
             code=facility.code,
             address=facility.address,
