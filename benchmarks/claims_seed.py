@@ -686,3 +686,26 @@ def claims_seed(
         rows=dict(tables.counts),
         seconds=time.perf_counter() - started,
     )
+
+
+def claims_seeded(*, count: int) -> ClaimsSeedResult | None:
+    """What an earlier `claims_seed` left: its first `count` claimable encounters (with a card,
+    not voided, in id order) with their stays and charge lines; None when there are fewer."""
+    from billing.models import ChargeLine
+    from patients.models import Encounter
+
+    enc, line = Encounter._meta.db_table, ChargeLine._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH e AS (SELECT id, status FROM {enc} WHERE status IN ('concluded', 'discharged')"
+            " AND voided_at IS NULL AND insurance_card_code <> '' ORDER BY id LIMIT %s) "
+            "SELECT count(*), count(*) FILTER (WHERE status = 'discharged'), "
+            f"(SELECT count(*) FROM {line} WHERE encounter_id IN (SELECT id FROM e)) FROM e",
+            [count],
+        )
+        encounters, inpatient, lines = cursor.fetchone()
+    if encounters < count:
+        return None
+    return ClaimsSeedResult(
+        encounters=encounters, inpatient=inpatient, lines=lines, rows={}, seconds=0.0
+    )
