@@ -61,6 +61,7 @@ COMMON_PARAMS = {
 }
 
 _REGISTRY: dict[str, ResourceDef] = {}
+_LOADED = False
 
 
 def register(resource: ResourceDef) -> ResourceDef:
@@ -85,5 +86,13 @@ def all_resources() -> list[ResourceDef]:
 
 
 def _load() -> None:
-    if not _REGISTRY:
-        import fhir_api.providers.patient  # noqa: F401 - registers itself
+    # A flag, not `if not _REGISTRY`: importing one provider module directly (a test, a task)
+    # registers that type alone and must not stop the others from loading.
+    global _LOADED
+    if not _LOADED:
+        import fhir_api.providers.encounter  # noqa: F401 - each provider registers itself
+        import fhir_api.providers.location  # noqa: F401
+        import fhir_api.providers.organization  # noqa: F401
+        import fhir_api.providers.patient  # noqa: F401
+
+        _LOADED = True

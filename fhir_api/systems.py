@@ -40,3 +40,19 @@ ADDRESS_SCHEME_EXT = "urn:ehealth-city:extension:address-scheme"  # local: "2025
 
 def mrn_system(facility_code: str) -> str:
     return f"{MRN_PREFIX}{facility_code}"
+
+
+# --- Organization, Location, Encounter (step 2) ---------------------------------------------------
+ORGANIZATION_TYPE_CS = "http://terminology.hl7.org/CodeSystem/organization-type"  # HL7 (prov, govt)
+FACILITY_KIND_CS = "urn:ehealth-city:facility-kind"  # local: hospital, clinic, commune_station, ...
+FACILITY_LEVEL_CS = "urn:ehealth-city:facility-level"  # local: central, provincial, basic, primary
+LOCATION_PHYSICAL_TYPE_CS = "http://terminology.hl7.org/CodeSystem/location-physical-type"  # HL7
+# UNCONFIRMED / local: a department code (mã khoa) is unique within its facility only, so each
+# facility gets its own system, like record numbers.
+DEPARTMENT_PREFIX = "urn:ehealth-city:department:"
+ACT_CODE_CS = "http://terminology.hl7.org/CodeSystem/v3-ActCode"  # HL7 (AMB, IMP): Encounter.class
+VISIT_TYPE_CS = "urn:ehealth-city:ma-loai-kcb"  # local: MA_LOAI_KCB (QĐ 130), Encounter.type
+
+
+def department_system(facility_code: str) -> str:
+    return f"{DEPARTMENT_PREFIX}{facility_code}"
