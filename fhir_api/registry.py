@@ -90,7 +90,9 @@ def _load() -> None:
     # registers that type alone and must not stop the others from loading.
     global _LOADED
     if not _LOADED:
-        import fhir_api.providers.encounter  # noqa: F401 - each provider registers itself
+        import fhir_api.providers.condition  # noqa: F401 - each provider registers itself
+        import fhir_api.providers.coverage  # noqa: F401
+        import fhir_api.providers.encounter  # noqa: F401
         import fhir_api.providers.location  # noqa: F401
         import fhir_api.providers.organization  # noqa: F401
         import fhir_api.providers.patient  # noqa: F401

@@ -56,3 +56,20 @@ VISIT_TYPE_CS = "urn:ehealth-city:ma-loai-kcb"  # local: MA_LOAI_KCB (QĐ 130), 
 
 def department_system(facility_code: str) -> str:
     return f"{DEPARTMENT_PREFIX}{facility_code}"
+
+
+# --- Condition, Coverage (step 3) ------------------------------------------------------------------
+ICD_10 = "http://hl7.org/fhir/sid/icd-10"  # HL7: WHO ICD-10 (the MoH list uses WHO codes)
+CONDITION_CATEGORY_CS = "http://terminology.hl7.org/CodeSystem/condition-category"  # HL7
+CONDITION_CLINICAL_CS = "http://terminology.hl7.org/CodeSystem/condition-clinical"  # HL7
+CONDITION_VER_STATUS_CS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"  # HL7
+# local: main (rank 1 = bệnh chính) or secondary (2.. = bệnh kèm theo), like Encounter.diagnosis.rank
+DIAGNOSIS_RANK_EXT = "urn:ehealth-city:extension:diagnosis-rank"
+DIAGNOSIS_PHASE_EXT = "urn:ehealth-city:extension:diagnosis-phase"  # local: valueCoding below
+DIAGNOSIS_PHASE_CS = "urn:ehealth-city:diagnosis-phase"  # local: encounter, admission, discharge
+COVERAGE_CLASS_CS = "http://terminology.hl7.org/CodeSystem/coverage-class"  # HL7 (group, class)
+SUBSCRIBER_RELATIONSHIP_CS = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"  # HL7
+# local, UNCONFIRMED against VN Core: the BHYT card's other printed fields
+BHYT_REGISTERED_FACILITY_EXT = "urn:ehealth-city:extension:bhyt-registered-facility"  # nơi ĐKKCB
+BHYT_FIVE_YEARS_EXT = "urn:ehealth-city:extension:bhyt-five-years-date"  # NAM_NAM_LIEN_TUC
+BHYT_COPAY_EXEMPT_EXT = "urn:ehealth-city:extension:bhyt-copay-exempt-from"  # NGAY_MIEN_CCT
