@@ -169,4 +169,5 @@ from insurance.claims.batch_models import (  # noqa: E402, F401
     Settlement,
     SettlementLine,
 )
+from insurance.claims.build_models import DossierBuildRun  # noqa: E402, F401
 from insurance.claims.models import Dossier, DossierVersion  # noqa: E402, F401

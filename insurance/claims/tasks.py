@@ -15,6 +15,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ehealth.core import context
 
@@ -79,5 +80,33 @@ def answers_poll_task() -> dict:
         for batch_id in resumed:
             batch_send_task.delay(batch_id)
         return {"resumed": resumed, **sending.answers_fetch().as_dict()}
+    finally:
+        context.reset(token)
+
+
+@shared_task(bind=True, acks_late=True)
+def dossier_build_run_task(self, run_id: int) -> dict:
+    """Build a period's dossiers (a `DossierBuildRun`) in chunks, each dossier its own transaction.
+
+    A worker builds for BUILD_TASK_BUDGET seconds, then queues the rest as a fresh task; in eager
+    mode (tests, a demo without broker) the whole run is built in the request that queued it.
+    """
+    from insurance.claims import workspace
+
+    token = _as_task()
+    try:
+        budget = None if self.request.is_eager else workspace.BUILD_TASK_BUDGET
+        try:
+            more = workspace.build_run_step(run_id=run_id, budget_seconds=budget)
+        except Exception as exc:
+            workspace.build_run_fail(
+                run_id=run_id,
+                error=_("Lỗi hệ thống khi lập hồ sơ (%(kind)s): hãy bấm “Lập hồ sơ” lần nữa.")
+                % {"kind": type(exc).__name__},
+            )
+            raise
+        if more:
+            dossier_build_run_task.delay(run_id)
+        return {"run_id": run_id, "more": more}
     finally:
         context.reset(token)

@@ -6,22 +6,28 @@ patient search), the encounters of a period still waiting for a dossier, the lin
 of a stored version (parsed from the XML that is sent, not from the record), and the monthly
 totals by cost group for the director's PDF.
 
-Writes: `period_build` makes (or remakes) the dossiers of a period, one encounter at a time, each
-through `dossier_build` in its own transaction, so one bad record never rolls back the others.
+Writes: `build_run_start` queues the build of a period's dossiers (a `DossierBuildRun`, one per
+facility and period at a time) that the Celery task runs in chunks (`build_run_step`), one
+encounter at a time, each through `dossier_build` in its own transaction, so one bad record never
+rolls back the others; the page polls the run's counts.
 """
 
 from __future__ import annotations
 
 import calendar
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.core.paginator import Page, Paginator
+from django.db import IntegrityError, transaction
 from django.db.models import (
     Count,
     Exists,
@@ -42,23 +48,29 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
 
-from ehealth.core.audit import audit_record_many
+from ehealth.core.audit import audit_record, audit_record_many
 from ehealth.core.exceptions import DomainError
 from ehealth.core.permissions import has_perm_at
+from insurance.claims.build_models import ACTIVE_BUILD_STATUSES, BuildRunStatus, DossierBuildRun
 from insurance.claims.fields import TABLES
 from insurance.claims.models import Dossier, DossierStatus, DossierVersion
 from insurance.claims.services import CLAIMABLE_STATUSES, DossierNotBuildable, dossier_build
 from insurance.claims.signing import signing_material
 from patients.clinical.documents.data import FacilityInfo
 
+logger = logging.getLogger(__name__)
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 ZERO = Decimal(0)
 MANAGE_CLAIMS = "insurance.manage_claims"
 PAGE_SIZE = 50
-# A click on "Lập hồ sơ" builds at most this many dossiers in the request (dossier_build with its
-# writes runs ~15 per second on a 2-core box: a few seconds); the page says how many are left and
-# the officer clicks again. (A Celery task with progress would lift the cap: not done yet.)
-PERIOD_BUILD_LIMIT = 100
+# The background build (`build_run_start` -> the Celery task): dossier_build runs ~15 per second on
+# a 2-core box, so a chunk of 25 takes ~2 s and the counts move at the pace the page polls them;
+# a task builds chunks for BUILD_TASK_BUDGET seconds, then queues itself again (well inside the
+# task time limit). A run whose counts did not move for BUILD_RUN_STALE_AFTER is taken as dead.
+BUILD_CHUNK = 25
+BUILD_TASK_BUDGET = 60
+BUILD_RUN_STALE_AFTER = timedelta(minutes=10)
+MAX_FAILURES_KEPT = 20
 STATUS_ORDER = [s.value for s in DossierStatus]
 # Statuses whose dossiers count as claimed in the monthly summary: a valid version that is
 # (or was) put to the insurer. Drafts and dossiers with errors are not claims yet.
@@ -308,27 +320,21 @@ def claimable_encounters(*, facility, period: Period):
 
 @dataclass
 class PeriodBuildReport:
-    """What one click on "Lập hồ sơ" did: how many built, ready, with errors, refused."""
+    """What one chunk of the build did: how many built, ready, with errors, refused."""
 
     period: Period
     ready: int = 0
     invalid: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
-    remaining: int = 0
 
     @property
     def built(self) -> int:
         return self.ready + self.invalid
 
 
-def period_build(
-    *, actor, facility, period: Period, limit: int = PERIOD_BUILD_LIMIT
-) -> PeriodBuildReport:
-    """Build the dossiers of the period's claimable encounters (at most `limit` of them), each in its
-    own transaction through `dossier_build`; a refusal is reported and the loop goes on."""
-    require_claims_perm(actor, facility)
+def _signing_material():
     try:
-        material = signing_material()
+        return signing_material()
     except (ImproperlyConfigured, OSError) as exc:
         raise WorkspaceError(
             _(
@@ -336,31 +342,214 @@ def period_build(
                 "CLAIMS_SIGNING_CERT_FILE): chưa lập được hồ sơ nào."
             )
         ) from exc
-    ids = list(
-        claimable_encounters(facility=facility, period=period)
-        .order_by("period_at", "pk")
-        .values_list("pk", flat=True)[: limit + 1]
-    )
-    report = PeriodBuildReport(period=period)
-    if len(ids) > limit:
-        ids = ids[:limit]
-        report.remaining = claimable_encounters(facility=facility, period=period).count() - limit
+
+
+def _build_ids(*, actor, facility, ids, material, report: PeriodBuildReport) -> None:
+    """Build each encounter's dossier in its own transaction; a refusal is noted, never raised."""
     from patients.models import Encounter
 
     for encounter_id in ids:
-        encounter = Encounter(pk=encounter_id)
         try:
             version = dossier_build(
-                actor=actor, facility=facility, encounter=encounter, material=material
+                actor=actor,
+                facility=facility,
+                encounter=Encounter(pk=encounter_id),
+                material=material,
             )
         except (DossierNotBuildable, Http404) as exc:
             report.failed.append((encounter_id, str(exc) or _("Không tìm thấy lượt khám.")))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad record never stops the run
+            logger.exception("dossier build of encounter %s failed", encounter_id)
+            report.failed.append(
+                (
+                    encounter_id,
+                    _("Lỗi hệ thống khi lập hồ sơ (%(kind)s).") % {"kind": type(exc).__name__},
+                )
+            )
             continue
         if version.errors:
             report.invalid += 1
         else:
             report.ready += 1
-    return report
+
+
+# --- The period build in the background (a Celery task with its progress) ----------------------
+
+
+@dataclass(frozen=True)
+class BuildStart:
+    run: DossierBuildRun
+    joined: bool  # True: a run of the period was already queued or running; no new one
+
+
+def _stale(run: DossierBuildRun) -> bool:
+    return run.updated_at < timezone.now() - BUILD_RUN_STALE_AFTER
+
+
+@transaction.atomic
+def build_run_start(*, actor, facility, period: Period) -> BuildStart:
+    """Queue the build of the period's dossiers (the task is sent once this transaction commits).
+
+    One run per facility and period at a time: while one is queued or running, a second start
+    joins it. A run silent for longer than BUILD_RUN_STALE_AFTER (its worker was lost) is marked
+    failed and a new one starts; rebuilding is safe (ready and sent dossiers are never touched).
+    """
+    from insurance.claims.tasks import dossier_build_run_task
+
+    require_claims_perm(actor, facility)
+    _signing_material()  # said now, in the page, rather than by a failed run
+    active = (
+        DossierBuildRun.objects.select_for_update()
+        .filter(facility=facility, year=period.year, month=period.month)
+        .filter(status__in=ACTIVE_BUILD_STATUSES)
+        .first()
+    )
+    if active is not None and not _stale(active):
+        return BuildStart(active, joined=True)
+    if active is not None:
+        active.status = BuildRunStatus.FAILED
+        active.finished_at = timezone.now()
+        active.last_error = _("Tiến trình lập hồ sơ bị gián đoạn; đã chạy lại.")
+        active.save(update_fields=["status", "finished_at", "last_error", "updated_at"])
+    total = claimable_encounters(facility=facility, period=period).count()
+    try:
+        with transaction.atomic():
+            run = DossierBuildRun.objects.create(
+                facility=facility,
+                year=period.year,
+                month=period.month,
+                total=total,
+                created_by=actor,
+            )
+    except IntegrityError:  # another officer's click committed first: join it
+        run = DossierBuildRun.objects.get(
+            facility=facility,
+            year=period.year,
+            month=period.month,
+            status__in=ACTIVE_BUILD_STATUSES,
+        )
+        return BuildStart(run, joined=True)
+    audit_record(
+        actor=actor,
+        action="claims.period_build_start",
+        target=run,
+        detail={"facility_id": facility.pk, "period": period.value, "total": total},
+    )
+    transaction.on_commit(partial(dossier_build_run_task.delay, run.pk))
+    return BuildStart(run, joined=False)
+
+
+def _chunk_take(run_id: int) -> tuple[DossierBuildRun | None, list[int]]:
+    """Lock the run, take the next chunk of encounter ids after its cursor and move the cursor
+    past them (so a chunk is built once even when two workers hold the same run)."""
+    with transaction.atomic():
+        run = (
+            DossierBuildRun.objects.select_for_update(of=("self",))
+            .select_related("facility", "created_by")
+            .filter(pk=run_id)
+            .first()
+        )
+        if run is None or not run.is_active:
+            return None, []
+        period = Period(run.year, run.month)
+        ids = list(
+            claimable_encounters(facility=run.facility, period=period)
+            .filter(pk__gt=run.cursor)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:BUILD_CHUNK]
+        )
+        fields = ["cursor", "updated_at"]
+        if run.status == BuildRunStatus.QUEUED:
+            run.status = BuildRunStatus.RUNNING
+            run.started_at = timezone.now()
+            fields += ["status", "started_at"]
+        if ids:
+            run.cursor = ids[-1]
+        run.save(update_fields=fields)
+        return run, ids
+
+
+def _chunk_record(run: DossierBuildRun, report: PeriodBuildReport, *, last: bool) -> None:
+    with transaction.atomic():
+        locked = DossierBuildRun.objects.select_for_update().get(pk=run.pk)
+        locked.built_ready += report.ready
+        locked.built_invalid += report.invalid
+        locked.failed += len(report.failed)
+        room = MAX_FAILURES_KEPT - len(locked.failures)
+        if room > 0:
+            locked.failures = locked.failures + [
+                {"encounter_id": pk, "message": message} for pk, message in report.failed[:room]
+            ]
+        if report.failed:
+            pk, message = report.failed[-1]
+            locked.last_error = (
+                _("Lượt khám #%(id)s: %(message)s") % {"id": pk, "message": message}
+            )[:1000]
+        locked.total = max(locked.total, locked.done)
+        if last and locked.is_active:
+            locked.status = BuildRunStatus.DONE
+            locked.finished_at = timezone.now()
+        locked.save()
+
+
+def build_run_fail(*, run_id: int, error: str) -> None:
+    """Mark a run failed (the task could not go on: no certificate, an unexpected error)."""
+    DossierBuildRun.objects.filter(pk=run_id, status__in=ACTIVE_BUILD_STATUSES).update(
+        status=BuildRunStatus.FAILED,
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+        last_error=error[:1000],
+    )
+
+
+def build_run_step(*, run_id: int, budget_seconds: float | None = None) -> bool:
+    """Build chunks of the run until it is done or `budget_seconds` have passed (None: to the end).
+    Every dossier is its own transaction; the counts are added after each chunk. Returns True
+    when more remains (the task queues itself again)."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+    try:
+        material = _signing_material()
+    except WorkspaceError as exc:
+        build_run_fail(run_id=run_id, error=str(exc))
+        return False
+    while True:
+        run, ids = _chunk_take(run_id)
+        if run is None:
+            return False
+        report = PeriodBuildReport(period=Period(run.year, run.month))
+        _build_ids(
+            actor=run.created_by, facility=run.facility, ids=ids, material=material, report=report
+        )
+        last = len(ids) < BUILD_CHUNK
+        _chunk_record(run, report, last=last)
+        if last:
+            return False
+        if deadline is not None and time.monotonic() >= deadline:
+            return True
+
+
+def build_run_latest(*, actor, facility, period: Period) -> DossierBuildRun | None:
+    """The last build run of the facility's period (None when never built in the background)."""
+    require_claims_perm(actor, facility)
+    return (
+        DossierBuildRun.objects.filter(facility=facility, year=period.year, month=period.month)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def build_run_for(*, actor, facility, pk) -> DossierBuildRun:
+    """A build run of the facility (404 for another facility's or a bad id)."""
+    require_claims_perm(actor, facility)
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    run = DossierBuildRun.objects.filter(pk=pk, facility=facility).first()
+    if run is None:
+        raise Http404
+    return run
 
 
 # --- A stored version, read back from its XML --------------------------------------------------

@@ -3,7 +3,8 @@ validation errors linked to the page where each is fixed, its XML, versions and 
 reasons; (re)building dossiers; the director's monthly summary PDF.
 
 Reads go through `insurance.claims.workspace` (every patient shown is audited) and
-`dossier_version` (audits the dossier read); writes through `dossier_build` / `period_build`.
+`dossier_version` (audits the dossier read); writes through `dossier_build` / `build_run_start` (the period's build runs as a Celery
+task; the page polls its progress).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from ehealth.core.exceptions import DomainError
 from ehealth.core.models import Department
 from insurance.claims import workspace
+from insurance.claims.build_models import ACTIVE_BUILD_STATUSES
 from insurance.claims.models import BUILDABLE, DossierStatus, DossierVersion
 from insurance.claims.pdf import render_monthly_summary
 from insurance.claims.services import dossier_build, dossier_version
@@ -34,6 +36,8 @@ from insurance.views.base import (
     reason_links,
 )
 
+POLL_SECONDS = 2
+
 
 def departments_of(facility) -> list[tuple[str, str]]:
     return list(Department.objects.filter(facility=facility).order_by("code").values_list("code", "name"))  # fmt: skip
@@ -43,6 +47,8 @@ def departments_of(facility) -> list[tuple[str, str]]:
 @claims_required
 def dossier_list(request):
     facility = facility_of(request)
+    if is_htmx(request) and request.GET.get("build_run"):
+        return _build_progress(request, facility)
     departments = departments_of(facility)
     form = DossierFilterForm(
         request.GET or None,
@@ -73,61 +79,88 @@ def dossier_list(request):
         "all_link": query(**base),
         "page": page,
         "waiting": workspace.claimable_encounters(facility=facility, period=period).count(),
-        "build_limit": workspace.PERIOD_BUILD_LIMIT,
     }
     if is_htmx(request):
         return render(request, "insurance/_dossier_results.html", context)
+    context.update(
+        _build_context(
+            workspace.build_run_latest(actor=request.user, facility=facility, period=period)
+        )
+    )
     return render(request, "insurance/dossier_list.html", context)
+
+
+def _build_context(run) -> dict:
+    return {
+        "run": run,
+        "run_polling": run is not None and run.is_active,
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+def _build_progress(request, facility):
+    """The build run's progress block alone (htmx polls it every POLL_SECONDS). Once the run is
+    over the whole page is reloaded, so the counts per status and the list show the new dossiers."""
+    run = workspace.build_run_for(
+        actor=request.user, facility=facility, pk=request.GET["build_run"]
+    )
+    if request.GET.get("status") in ACTIVE_BUILD_STATUSES and not run.is_active:
+        response = HttpResponse("")
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "insurance/_build_progress.html", _build_context(run))
 
 
 @require_POST
 @claims_required
 def build_period(request):
-    """(Re)build the period's dossiers that are missing, drafts or with errors."""
+    """(Re)build the period's dossiers that are missing, drafts or with errors, in the background
+    (in eager mode, a demo without broker, the run is over when this answers)."""
     form = PeriodForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Chọn tháng cần lập hồ sơ (ví dụ: 2026-11)."))
         return redirect("claims:index")
     period = form.cleaned_data["month"]
     try:
-        report = workspace.period_build(
+        start = workspace.build_run_start(
             actor=request.user, facility=facility_of(request), period=period
         )
     except (DomainError, PermissionDenied) as exc:
         messages.error(request, str(exc))
-    else:
-        if not report.built and not report.failed:
-            messages.info(
-                request,
-                _("Tháng %(period)s không còn lượt khám nào cần lập hồ sơ.")
-                % {"period": period.label},
+        return redirect(reverse("claims:index") + query(month=period.value))
+    run = start.run
+    run.refresh_from_db()
+    if start.joined:
+        messages.info(
+            request,
+            _("Hồ sơ tháng %(period)s đang được lập (bắt đầu lúc bấm trước): xem tiến độ bên dưới.")
+            % {"period": period.label},
+        )
+    elif run.is_active:
+        messages.success(
+            request,
+            _("Đã bắt đầu lập hồ sơ tháng %(period)s cho %(n)s lượt khám: xem tiến độ bên dưới.")
+            % {"period": period.label, "n": run.total},
+        )
+    elif not run.built and not run.failed:
+        messages.info(
+            request,
+            _("Tháng %(period)s không còn lượt khám nào cần lập hồ sơ.") % {"period": period.label},
+        )
+    else:  # eager mode: the run is over already
+        messages.success(
+            request,
+            _(
+                "Đã lập %(built)s hồ sơ tháng %(period)s: %(ready)s sẵn sàng gửi, "
+                "%(invalid)s có lỗi cần sửa."
             )
-        else:
-            messages.success(
-                request,
-                _(
-                    "Đã lập %(built)s hồ sơ tháng %(period)s: %(ready)s sẵn sàng gửi, "
-                    "%(invalid)s có lỗi cần sửa."
-                )
-                % {
-                    "built": report.built,
-                    "period": period.label,
-                    "ready": report.ready,
-                    "invalid": report.invalid,
-                },
-            )
-        for encounter_id, message in report.failed:
-            messages.error(
-                request,
-                _("Lượt khám #%(id)s: không lập được hồ sơ – %(message)s")
-                % {"id": encounter_id, "message": message},
-            )
-        if report.remaining:
-            messages.warning(
-                request,
-                _("Còn %(n)s lượt khám chưa lập hồ sơ: bấm “Lập hồ sơ” lần nữa.")
-                % {"n": report.remaining},
-            )
+            % {
+                "built": run.built,
+                "period": period.label,
+                "ready": run.built_ready,
+                "invalid": run.built_invalid,
+            },
+        )
     return redirect(reverse("claims:index") + query(month=period.value))
 
 

@@ -280,7 +280,7 @@ def test_the_list_is_paginated_and_keeps_its_filters(officer_client, officer, fa
 
 
 def test_build_makes_dossiers_for_the_months_claimable_encounters_only(
-    officer_client, officer, facility, signing
+    officer_client, officer, facility, signing, django_capture_on_commit_callbacks
 ):
     # given three encounters of this month without dossier (one with an unknown diagnosis), one
     # whose dossier is already ready, one of last month and one without a card
@@ -293,22 +293,25 @@ def test_build_makes_dossiers_for_the_months_claimable_encounters_only(
     no_card.save(update_fields=["insurance_card_code"])
     page = officer_client.get(reverse(INDEX)).content.decode()
 
-    # when
-    response = officer_client.post(
-        reverse("claims:build_period"), {"month": Period.current().value}, follow=True
-    )
+    # when (the build task runs in-process once the transaction commits: eager mode)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post(
+            reverse("claims:build_period"), {"month": Period.current().value}
+        )
 
-    # then
+    # then the page shows the run's result
     assert "có 3 lượt khám" in page
-    html = response.content.decode()
-    assert "Đã lập 3 hồ sơ" in html and "2 sẵn sàng gửi, 1 có lỗi cần sửa" in html
+    html = officer_client.get(response["Location"]).content.decode()
+    assert 'id="build-ready">2<' in html and 'id="build-invalid">1<' in html
+    assert 'id="build-failed">0<' in html and "Đã xử lý 3/3 lượt khám" in html
     made = {d.encounter_id: d for d in Dossier.objects.all()}
     assert {e.pk for e in new + [bad]} <= set(made)
     assert old.pk not in made and no_card.pk not in made
     assert made[bad.pk].status == DossierStatus.INVALID
     assert DossierVersion.objects.filter(dossier=done).count() == 1
     # and a second click has nothing left but the invalid one, rebuilt as version 2
-    officer_client.post(reverse("claims:build_period"), {"month": Period.current().value})
+    with django_capture_on_commit_callbacks(execute=True):
+        officer_client.post(reverse("claims:build_period"), {"month": Period.current().value})
     assert DossierVersion.objects.filter(dossier=made[bad.pk]).count() == 2
     assert DossierVersion.objects.filter(dossier=made[new[0].pk]).count() == 1
 
