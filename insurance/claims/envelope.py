@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from signxml import SignatureConfiguration, XMLSigner, XMLVerifier
@@ -37,6 +38,14 @@ def envelope_build(
     CHUKYDONVI holds a signxml placeholder `<ds:Signature Id="placeholder"/>`: the signer puts
     the signature there (brief 3.2: "the signature element").
     """
+    root = envelope_element(facility_code=facility_code, made_on=made_on, dossiers=dossiers)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def envelope_element(
+    *, facility_code: str, made_on: date, dossiers: list[Mapping[str, bytes]]
+) -> etree._Element:
+    """`envelope_build` as a tree, for signing it at once without writing and reading it again."""
     root = etree.Element("GIAMDINHHS")
     unit = etree.SubElement(root, "THONGTINDONVI")
     etree.SubElement(unit, "MACSKCB").text = facility_code
@@ -54,7 +63,7 @@ def envelope_build(
             etree.SubElement(file_, "NOIDUNGFILE").text = base64.b64encode(tables[code]).decode()
     signature = etree.SubElement(root, SIGNATURE_ELEMENT)
     etree.SubElement(signature, f"{{{DSIG_NS}}}Signature", Id="placeholder", nsmap={"ds": DSIG_NS})
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    return root
 
 
 @lru_cache(maxsize=8)
@@ -63,10 +72,21 @@ def _private_key(key_pem: bytes):
     return serialization.load_pem_private_key(key_pem, password=None)
 
 
-def envelope_sign(xml: bytes, *, key_pem: bytes, cert_pem: bytes) -> bytes:
-    """Sign the envelope (enveloped XML-DSig, RSA-SHA256) into its CHUKYDONVI element."""
+@lru_cache(maxsize=8)
+def _certificates(cert_pem: bytes) -> tuple[x509.Certificate, ...]:
+    """The unit's certificate chain, parsed once per process (not once per dossier)."""
+    chain = tuple(x509.load_pem_x509_certificates(cert_pem))
+    if not chain:
+        raise EnvelopeError("No PEM certificate in the unit's certificate file.")
+    return chain
+
+
+def envelope_sign(xml: bytes | etree._Element, *, key_pem: bytes, cert_pem: bytes) -> bytes:
+    """Sign the envelope (enveloped XML-DSig, RSA-SHA256) into its CHUKYDONVI element. `xml`:
+    the envelope's bytes, or its tree from `envelope_element`."""
     signer = XMLSigner(signature_algorithm="rsa-sha256", digest_algorithm="sha256")
-    signed = signer.sign(etree.fromstring(xml), key=_private_key(key_pem), cert=cert_pem.decode())
+    root = etree.fromstring(xml) if isinstance(xml, bytes) else xml
+    signed = signer.sign(root, key=_private_key(key_pem), cert=list(_certificates(cert_pem)))
     return etree.tostring(signed, xml_declaration=True, encoding="utf-8")
 
 

@@ -19,7 +19,7 @@ from ehealth.core.exceptions import DomainError
 from insurance.claims.batch_models import LIVE_ITEM_STATES
 from insurance.claims.builders import LOCAL, build_tables, totals
 from insurance.claims.data import ChargeInput, dossier_data
-from insurance.claims.envelope import envelope_build, envelope_sign
+from insurance.claims.envelope import envelope_element, envelope_sign
 from insurance.claims.models import BUILDABLE, Dossier, DossierStatus, DossierVersion
 from insurance.claims.signing import SigningMaterial, signing_material
 from insurance.claims.validation import dossier_validate
@@ -85,7 +85,7 @@ def dossier_build(
     material = material or signing_material()
     body = {code: xml for code, xml in tables.items() if code != "XML0"}
     envelope = envelope_sign(
-        envelope_build(
+        envelope_element(
             facility_code=facility.code,
             made_on=timezone.now().astimezone(LOCAL).date(),
             dossiers=[body],
