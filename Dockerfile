@@ -29,6 +29,10 @@ RUN export DJANGO_SETTINGS_MODULE=ehealth.settings.production \
     && python manage.py collectstatic --noinput \
     && if [ -d locale ]; then python manage.py compilemessages --ignore=.venv; fi
 
+# The FHIR $export files' volume (docker-compose.yml): a named volume starts with this
+# directory's owner, so the app user can write there.
+RUN mkdir -p /srv/fhir-export && chown ehealth /srv/fhir-export
+
 USER ehealth
 EXPOSE 8000
 CMD ["gunicorn", "ehealth.wsgi:application", "--bind=0.0.0.0:8000", "--access-logfile=-"]

@@ -32,7 +32,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a script, this folder comes first on sys.path, where benchmarks/fhir.py would shadow the
+# `fhir` package (fhir.resources): the project root takes its place.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
 TARGETS = {
     "seed_rate_per_s": (">=", 20_000),

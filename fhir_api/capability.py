@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_api import registry
+from fhir_api.bulk import BULK_DATA_CAPABILITY, EXPORT_OPERATIONS, GROUP_DOCUMENTATION
+from fhir_api.bundles import SYSTEM_INTERACTIONS
 from fhir_api.fhir import FHIR_VERSION, MIME_FHIR_JSON
 
 SMART_SERVICE = {
@@ -34,6 +36,8 @@ def capability_statement(*, base_url: str, token_url: str, software_version: str
         if r.profile:
             entry["profile"] = r.profile
         params = {**registry.COMMON_PARAMS, **r.search_params}
+        if getattr(r.spec, "last_updated", None) is None:
+            params.pop("_lastUpdated", None)
         if "search-type" in r.interactions and params:
             entry["searchParam"] = [
                 {
@@ -53,8 +57,10 @@ def capability_statement(*, base_url: str, token_url: str, software_version: str
                 {"name": o.name, "definition": o.definition} for o in r.operations
             ]
         resources.append(entry)
+    _bulk_export(resources)
     return {
         "resourceType": "CapabilityStatement",
+        "instantiates": [BULK_DATA_CAPABILITY],
         "status": "active",
         "date": "2026-11-28",
         "kind": "instance",
@@ -77,6 +83,27 @@ def capability_statement(*, base_url: str, token_url: str, software_version: str
                     ],
                 },
                 "resource": resources,
+                "operation": [_operation(EXPORT_OPERATIONS["system"])],
+                "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
             }
         ],
     }
+
+
+def _operation(op: registry.Operation) -> dict[str, str]:
+    return {"name": op.name, "definition": op.definition}
+
+
+def _bulk_export(resources: list[dict[str, Any]]) -> None:
+    """Bulk Data `$export` (fhir_api/bulk.py): Patient/$export on Patient, and Group/<id>/$export
+    on a Group entry that declares no interaction (Group is not served as a resource)."""
+    for entry in resources:
+        if entry["type"] == "Patient":
+            entry.setdefault("operation", []).append(_operation(EXPORT_OPERATIONS["patient"]))
+    group = {
+        "type": "Group",
+        "documentation": GROUP_DOCUMENTATION,
+        "operation": [_operation(EXPORT_OPERATIONS["group"])],
+    }
+    resources.append(group)
+    resources.sort(key=lambda e: e["type"])

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.http import http_date
 
 from fhir_api.auth import Principal
@@ -83,8 +83,8 @@ def check_format(request) -> None:
             raise NotAcceptable("Only application/fhir+json is served.")
 
 
-def read_body(request, resource_type: str) -> dict[str, Any]:
-    """The request body as a resource of `resource_type`, validated (400/415 otherwise)."""
+def read_any_json(request) -> dict[str, Any]:
+    """The request body as a JSON object (400/415 otherwise)."""
     ctype = request.META.get("CONTENT_TYPE", "").split(";")[0].strip()
     if ctype not in ACCEPTED_JSON:
         raise UnsupportedMediaType("Send application/fhir+json.")
@@ -94,15 +94,59 @@ def read_body(request, resource_type: str) -> dict[str, Any]:
         raise BadRequest(f"The body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object (a FHIR resource).")
+    return data
+
+
+def read_json_object(request, resource_type: str) -> dict[str, Any]:
+    """The request body as JSON naming `resource_type`, not yet validated (400/415 otherwise)."""
+    data = read_any_json(request)
     if data.get("resourceType") != resource_type:
         raise BadRequest(
             f"Expected a {resource_type} resource, got {data.get('resourceType')!r}.",
             expression="resourceType",
         )
+    return data
+
+
+def read_body(request, resource_type: str) -> dict[str, Any]:
+    """The request body as a resource of `resource_type`, validated (400/415 otherwise)."""
+    data = read_json_object(request, resource_type)
     try:
         return dump(validate(data, resource_type))
     except PydanticValidationError as exc:
         raise BadRequest(issues=pydantic_issues(exc, resource_type)) from None
+
+
+def replay_call(
+    call: Call,
+    *,
+    method: str,
+    resource: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    query: list[tuple[str, str]] | None = None,
+) -> Call:
+    """A call that looks to a provider like `method` sent alone with `resource` as its body and
+    `headers` (a Bundle entry, a trial write of $validate); same caller, same base."""
+    request = HttpRequest()
+    request.method = method
+    request.path = call.request.path
+    request.META = {
+        "REMOTE_ADDR": call.request.META.get("REMOTE_ADDR", ""),
+        "HTTP_USER_AGENT": call.request.META.get("HTTP_USER_AGENT", ""),
+        "HTTP_PREFER": call.request.META.get("HTTP_PREFER", ""),
+        "CONTENT_TYPE": "application/fhir+json",
+    }
+    for name, value in (headers or {}).items():
+        if value:
+            request.META["HTTP_" + name.upper().replace("-", "_")] = value
+    params = QueryDict(mutable=True)
+    for name, value in query or []:
+        params.appendlist(name, value)
+    request.GET = params
+    request._body = json.dumps(resource).encode() if resource is not None else b""
+    return Call(
+        request=request, principal=call.principal, base_url=call.base_url, prefer=call.prefer
+    )
 
 
 def json_response(status: int, body: dict[str, Any] | None, headers: dict[str, str]):

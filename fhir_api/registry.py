@@ -14,13 +14,14 @@ INTERACTION_SCOPE = {
     "read": "r",
     "vread": "r",
     "history-instance": "r",
+    "history-type": "s",  # SMART v2: `s` grants type-level search and type-level history
     "search-type": "s",
     "create": "c",
     "update": "u",
     "patch": "u",
     "delete": "d",
 }
-READ_INTERACTIONS = frozenset({"read", "vread", "history-instance", "search-type"})
+READ_INTERACTIONS = frozenset({"read", "vread", "history-instance", "history-type", "search-type"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,14 @@ class Operation:
     scope_letter: str = "r"
 
 
+VALIDATE = Operation(
+    "validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate", scope_letter="c"
+)
+EVERYTHING = Operation(
+    "everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", scope_letter="r"
+)
+
+
 @dataclass
 class ResourceDef:
     """A resource type the server serves, with the provider that implements its interactions."""
@@ -52,12 +61,35 @@ class ResourceDef:
     operations: tuple[Operation, ...] = ()
     conditional_create: bool = False
     profile: str = ""
+    # The search's shared features (fhir_api.search.refine.SearchSpec): `_lastUpdated` is
+    # declared in the CapabilityStatement only where the spec answers it.
+    spec: object | None = None
 
 
 # Result parameters understood for every type (not resource search parameters).
-CONTROL_PARAMS = frozenset({"_count", "_summary", "_format", "_cursor", "_pretty"})
+CONTROL_PARAMS = frozenset(
+    {
+        "_count",
+        "_summary",
+        "_format",
+        "_cursor",
+        "_pretty",
+        "_include",
+        "_revinclude",
+        "_elements",
+        "_sort",
+        "_total",
+    }
+)
 COMMON_PARAMS = {
     "_id": SearchParam("_id", "token", "Logical id of the resource."),
+    "_lastUpdated": SearchParam(
+        "_lastUpdated",
+        "date",
+        "When the resource last changed (meta.lastUpdated); prefixes eq ne lt gt le ge sa eb; "
+        "days are UTC.",
+        "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
+    ),
 }
 
 _REGISTRY: dict[str, ResourceDef] = {}
@@ -71,6 +103,9 @@ def register(resource: ResourceDef) -> ResourceDef:
             getattr(resource.provider, method, None)
         ):
             raise ValueError(f"{resource.type}: provider does not implement {interaction}")
+    # $validate (fhir_api/operations.py) is a trial create/update: every writable type has it.
+    if {"create", "update"} & set(resource.interactions) and VALIDATE not in resource.operations:
+        resource.operations = (*resource.operations, VALIDATE)
     _REGISTRY[resource.type] = resource
     return resource
 
@@ -90,11 +125,14 @@ def _load() -> None:
     # registers that type alone and must not stop the others from loading.
     global _LOADED
     if not _LOADED:
-        import fhir_api.providers.condition  # noqa: F401 - each provider registers itself
-        import fhir_api.providers.coverage  # noqa: F401
-        import fhir_api.providers.encounter  # noqa: F401
-        import fhir_api.providers.location  # noqa: F401
-        import fhir_api.providers.organization  # noqa: F401
-        import fhir_api.providers.patient  # noqa: F401
+        import importlib
+        import pkgutil
 
+        import fhir_api.providers as providers
+
+        # Each provider module registers itself on import; `base` and modules whose name starts
+        # with an underscore hold shared pieces only.
+        for module in pkgutil.iter_modules(providers.__path__):
+            if module.name != "base" and not module.name.startswith("_"):
+                importlib.import_module(f"fhir_api.providers.{module.name}")
         _LOADED = True

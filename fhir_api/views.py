@@ -21,8 +21,14 @@ from fhir_api.outcomes import (
     operation_outcome,
     outcome_for_exception,
 )
+from fhir_api.ratelimit import rate_limit_check
 
 SOFTWARE_VERSION = "0.1"
+
+
+def query_items(query) -> list[tuple[str, str]]:
+    """Every (name, value) of a QueryDict, a repeated parameter once per value (AND)."""
+    return [(name, value) for name, values in query.lists() for value in values]
 
 
 def _base_url(request) -> str:
@@ -60,6 +66,8 @@ def _serve(
         principal = authenticate(request) if interaction is not None else None
         if principal is not None and principal.kind == "client":
             token = context.set_current(client_context(request, principal))
+        if principal is not None:
+            rate_limit_check(principal)  # 429 + Retry-After over the caller's limit
         if principal is not None and resource_type is not None:
             principal.require(resource_type, interaction)
         call = Call(
@@ -90,6 +98,8 @@ def _allowed(resource: registry.ResourceDef, resource_id: str) -> str:
 
 def _audit_error(principal, error: FhirError, interaction, resource_type, resource_id) -> None:
     """Refused and failed accesses are audited too (ids only), outside the failed transaction."""
+    if not getattr(error, "audit", True):  # e.g. a throttled flood: its first refusal only
+        return
     if error.status == 401 or interaction is None:
         actor = None
     else:
@@ -130,13 +140,68 @@ def _raise(error: FhirError):
 
 
 @csrf_exempt
+def base_endpoint(request):
+    """`POST [base]`: a batch or transaction Bundle (fhir_api.bundles)."""
+    if request.method != "POST":
+        return _serve(
+            request, None, None, _raise(MethodNotAllowed("POST a batch or transaction Bundle."))
+        )
+    from fhir_api.bundles import bundle_process
+
+    return _serve(request, "transaction", None, lambda call, _r: bundle_process(call))
+
+
+def _operation_handler(resource_type: str, resource_id: str, operation: str, method: str):
+    """The handler of `[type]/$op` or `[type]/[id]/$op` (fhir_api.operations)."""
+    from fhir_api import operations
+
+    def handler(call, _r):
+        resource = _resource(resource_type)
+        names = {o.name for o in resource.operations}
+        if operation not in names:
+            raise NotFound(
+                f"${operation} is not an operation of {resource_type} here.",
+                expression=f"${operation}",
+            )
+        if operation == "everything" and resource_id:
+            if method not in ("GET", "HEAD"):
+                raise MethodNotAllowed("Use GET for $everything.", headers={"Allow": "GET"})
+            return operations.everything(call, resource_id, query_items(call.request.GET))
+        if operation == "validate":
+            if method != "POST":
+                raise MethodNotAllowed("POST the resource to $validate.", headers={"Allow": "POST"})
+            return operations.validate_resource(call, resource_type, resource_id)
+        raise NotFound(f"${operation} is not served at this level.", expression=f"${operation}")
+
+    return handler
+
+
+@csrf_exempt
+def type_operation(request, resource_type: str, operation: str):
+    return _serve(
+        request, "operation", None, _operation_handler(resource_type, "", operation, request.method)
+    )
+
+
+@csrf_exempt
+def instance_operation(request, resource_type: str, resource_id: str, operation: str):
+    return _serve(
+        request,
+        "operation",
+        None,
+        _operation_handler(resource_type, resource_id, operation, request.method),
+        resource_id=resource_id,
+    )
+
+
+@csrf_exempt
 def type_endpoint(request, resource_type: str):
     if request.method in ("GET", "HEAD"):
         return _serve(
             request,
             "search-type",
             resource_type,
-            lambda call, r: r.provider.search_type(call, list(request.GET.items())),
+            lambda call, r: r.provider.search_type(call, query_items(request.GET)),
         )
     if request.method == "POST":
         return _serve(request, "create", resource_type, lambda call, r: r.provider.create(call))
@@ -161,7 +226,7 @@ def search_endpoint(request, resource_type: str):
                 status=415,
                 code="not-supported",
             )
-        return r.provider.search_type(call, [*request.GET.items(), *request.POST.items()])
+        return r.provider.search_type(call, [*query_items(request.GET), *query_items(request.POST)])
 
     return _serve(request, "search-type", resource_type, handler)
 
@@ -184,13 +249,45 @@ def instance_endpoint(request, resource_type: str, resource_id: str):
             lambda call, r: r.provider.update(call, resource_id),
             resource_id=resource_id,
         )
-    interaction = {"DELETE": "delete", "PATCH": "patch"}.get(request.method, "patch")
+    if request.method == "DELETE":
+        return _serve(
+            request,
+            "delete",
+            resource_type,
+            lambda call, r: r.provider.delete(call, resource_id),
+            resource_id=resource_id,
+        )
+    interaction = {"PATCH": "patch"}.get(request.method, "patch")
     return _serve(
         request,
         interaction,
         resource_type,
         _raise(MethodNotAllowed(f"{request.method} is not supported.")),
         resource_id=resource_id,
+    )
+
+
+@csrf_exempt
+def instance_history_endpoint(request, resource_type: str, resource_id: str):
+    """`GET [type]/[id]/_history`: every version of one resource, newest first."""
+    if request.method not in ("GET", "HEAD"):
+        return _serve(request, None, None, _raise(MethodNotAllowed("History is read with GET.")))
+    return _serve(
+        request,
+        "history-instance",
+        resource_type,
+        lambda call, r: r.provider.history_instance(call, resource_id),
+        resource_id=resource_id,
+    )
+
+
+@csrf_exempt
+def type_history_endpoint(request, resource_type: str):
+    """`GET [type]/_history`: the versions of every resource of a type, newest first."""
+    if request.method not in ("GET", "HEAD"):
+        return _serve(request, None, None, _raise(MethodNotAllowed("History is read with GET.")))
+    return _serve(
+        request, "history-type", resource_type, lambda call, r: r.provider.history_type(call)
     )
 
 
@@ -213,4 +310,15 @@ def version_endpoint(request, resource_type: str, resource_id: str, version_id: 
     )
 
 
-__all__ = ["instance_endpoint", "metadata", "search_endpoint", "type_endpoint", "version_endpoint"]
+__all__ = [
+    "base_endpoint",
+    "instance_endpoint",
+    "instance_operation",
+    "instance_history_endpoint",
+    "metadata",
+    "search_endpoint",
+    "type_endpoint",
+    "type_operation",
+    "type_history_endpoint",
+    "version_endpoint",
+]

@@ -19,8 +19,10 @@ from patients.models import (
     PatientGroupObjectPermission,
     PatientMerge,
     PatientUserObjectPermission,
+    PatientVersion,
 )
 from patients.normalize import clean_text
+from patients.versions import patient_version_record
 
 
 class MergeConflictError(DomainError):
@@ -28,7 +30,7 @@ class MergeConflictError(DomainError):
 
 
 # Rows that describe the merge itself or are recomputed: never moved.
-_MERGE_SKIP = {PatientMerge, DuplicateCandidate}
+_MERGE_SKIP = {PatientMerge, DuplicateCandidate, PatientVersion}
 # Object permissions: moved unless the survivor already holds the same one.
 _GUARDIAN = {
     PatientUserObjectPermission: "user",
@@ -118,6 +120,8 @@ def patient_merge(
         if p.status != PatientStatus.ACTIVE or p.voided_at is not None:
             raise DomainError(_("Hồ sơ số %(id)s đã được gộp hoặc hủy trước đó.") % {"id": p.pk})
     require_visible(actor, survivor, merged)
+    for p in (survivor, merged):
+        patient_version_record(p, actor=actor)
 
     moved = _move_rows(refs=_patient_references(), source=merged, target=survivor, only=None)
     DuplicateCandidate.objects.filter(
@@ -175,6 +179,8 @@ def patient_merge_reverse(
     if survivor.status != PatientStatus.ACTIVE:
         raise DomainError(_("Hồ sơ giữ lại đã được gộp tiếp; hãy hoàn tác lần gộp sau trước."))
     require_visible(actor, survivor)
+    for p in (survivor, merged):
+        patient_version_record(p, actor=actor)
 
     _move_rows(refs=_patient_references(), source=survivor, target=merged, only=merge.moved)
     merged.status, merged.merged_into = PatientStatus.ACTIVE, None

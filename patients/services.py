@@ -17,15 +17,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from ehealth.core import permissions
-from ehealth.core.audit import audit_record
+from ehealth.core.audit import audit_record, audit_record_each
 from ehealth.core.exceptions import ConcurrentEditError, DomainError, DuplicateIdentifierError
 from ehealth.core.models import Facility
 from patients import identifiers as idchecks
 from patients.choices import IdentifierSystem, PatientStatus
 from patients.duplicates import Candidate, Probe, similar_candidates
-from patients.guards import enqueue_duplicates_recompute, require_own_record, require_perm
+from patients.guards import (
+    enqueue_duplicates_recompute,
+    enqueue_duplicates_recompute_many,
+    require_own_record,
+    require_perm,
+)
 from patients.merging import MergeConflictError, patient_merge, patient_merge_reverse
-from patients.models import DuplicateCandidate, Patient, PatientIdentifier
+from patients.models import DuplicateCandidate, Encounter, Patient, PatientIdentifier
 from patients.normalize import clean_text
 from patients.validation import (
     _PATIENT_FIELDS,
@@ -35,6 +40,7 @@ from patients.validation import (
     PatientInput,
     patient_validate,
 )
+from patients.versions import patient_version_capture, patient_version_keep, patient_version_record
 
 SHARE_PERM = "patients.view_patient"
 
@@ -44,6 +50,7 @@ __all__ = [
     "VN_TZ",
     "Candidate",
     "MergeConflictError",
+    "PatientHasEncounters",
     "PatientInput",
     "SimilarPatientsFound",
     "patient_duplicates_recompute",
@@ -51,16 +58,19 @@ __all__ = [
     "patient_merge",
     "patient_merge_reverse",
     "patient_register",
+    "patient_register_many",
     "patient_share_with_facility",
     "patient_unshare_with_facility",
     "patient_update",
     "patient_validate",
+    "patient_void",
     "record_number_format",
     "record_numbers_reserve",
 ]
 
-# Looked up through this module at call time, so that tests can replace it.
+# Looked up through this module at call time, so that tests can replace them.
 _enqueue_duplicates_recompute = enqueue_duplicates_recompute
+_enqueue_duplicates_recompute_many = enqueue_duplicates_recompute_many
 
 
 class SimilarPatientsFound(DomainError):
@@ -271,6 +281,165 @@ def patient_register(
     return patient
 
 
+class DuplicateInBatch(ValueError):
+    """Two items of a `patient_register_many` batch hold the same identifier."""
+
+
+class BatchItemError(Exception):
+    """`patient_register_many` refused one item of the batch: `error` is what `patient_register`
+    would have raised for it (nothing of the batch was written)."""
+
+    def __init__(self, index: int, error: Exception):
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
+def _taken_identifiers(
+    wanted: list[dict[str, tuple[str, str]]], *, exclude_patient_ids: tuple[int, ...] = ()
+) -> dict[int, DuplicateIdentifierError]:
+    """Item index -> the error `_raise_if_identifier_taken` raises for it, for the items of
+    `wanted` with an identifier that is live on another patient (one query for the batch)."""
+    pairs = {(system, value) for w in wanted for system, (value, _f) in w.items()}
+    if not pairs:
+        return {}
+    rows = PatientIdentifier.objects.filter(
+        system__in={s for s, _v in pairs}, value__in={v for _s, v in pairs}, voided_at__isnull=True
+    ).exclude(patient_id__in=exclude_patient_ids)
+    owners = {(s, v): pid for s, v, pid in rows.values_list("system", "value", "patient_id")}
+    errors = {}
+    for i, w in enumerate(wanted):
+        for system, (value, field_name) in w.items():  # in the order patient_register checks
+            owner = owners.get((system, value))
+            if owner is not None:
+                message = _(_DUPLICATE_MESSAGES[system]) % {"id": owner}
+                errors[i] = DuplicateIdentifierError(field_name, message, owner)
+                break
+    return errors
+
+
+@transaction.atomic
+def patient_register_many(
+    *, actor, facility: Facility, datas: list[PatientInput], allow_similar: bool = False
+) -> list[Patient]:
+    """`patient_register` for each item, all or nothing, in a constant number of statements (the
+    batch of a partner's transaction): the same permission, validation, identifier and similarity
+    checks, each item's record number, audit entry and duplicate recompute.
+
+    The first item (in order) that `patient_register` would refuse is raised as BatchItemError,
+    with the error it would have raised. Two items holding the same identifier are refused at the
+    second with DuplicateInBatch: register them one by one (the second then names the first's
+    record).
+    """
+    require_perm(actor, "patients.add_patient", facility)
+    if not datas:
+        return []
+    validated: list[PatientInput | None] = []
+    errors: dict[int, Exception] = {}
+    for i, data in enumerate(datas):
+        try:
+            validated.append(patient_validate(data=data))
+        except ValidationError as exc:
+            validated.append(None)
+            errors[i] = exc
+    wanted = [_identifier_values(d) if d is not None else {} for d in validated]
+    seen: set[tuple[str, str]] = set()
+    for w in wanted:
+        for system, (value, _f) in w.items():
+            if (system, value) in seen:
+                raise DuplicateInBatch("two items of the batch hold the same identifier")
+            seen.add((system, value))
+    for i, error in _taken_identifiers(wanted).items():
+        errors.setdefault(i, error)
+    for i in range(len(datas)):
+        if i not in errors and not allow_similar:
+            candidates = similar_candidates(_probe(validated[i]))
+            if candidates:
+                errors[i] = SimilarPatientsFound(candidates)
+    if errors:
+        first = min(errors)
+        raise BatchItemError(first, errors[first])
+
+    patients = []
+    for d in validated:
+        patient = Patient(created_by=actor, created_at_facility=facility)
+        _apply(patient, d)
+        patients.append(patient)
+    Patient.objects.bulk_create(patients)
+    rows = [
+        PatientIdentifier(patient=patient, system=system, value=value)
+        for patient, w in zip(patients, wanted, strict=True)
+        for system, (value, _field) in w.items()
+    ]
+    mrns = _record_numbers_insert(patients, facility, rows, wanted)
+    audit_record_each(
+        actor=actor,
+        action="patient.create",
+        entries=[
+            (
+                patient,
+                patient.pk,
+                {
+                    "facility_id": facility.pk,
+                    "record_number_id": mrn.pk,
+                    "identifiers": sorted(w),
+                    "similar_confirmed": allow_similar,
+                },
+            )
+            for patient, mrn, w in zip(patients, mrns, wanted, strict=True)
+        ],
+    )
+    _enqueue_duplicates_recompute_many([p.pk for p in patients])
+    return patients
+
+
+def _record_numbers_insert(
+    patients: list[Patient],
+    facility: Facility,
+    rows: list[PatientIdentifier],
+    wanted: list[dict[str, tuple[str, str]]],
+) -> list[PatientIdentifier]:
+    """Insert the batch's identifiers with a record number per patient at `facility` (one block of
+    serials reserved), in one savepoint; as `_insert_identifiers` and `_record_number_issue` do for
+    one patient: a concurrent registration that won a city-wide identifier is refused at its item,
+    a record number written without the counter moves the counter on and the block is retried."""
+    for _attempt in range(3):
+        last = record_numbers_reserve(facility=facility, count=len(patients))
+        mrns = [
+            PatientIdentifier(
+                patient=patient,
+                system=IdentifierSystem.MRN,
+                value=record_number_format(facility.code, last - len(patients) + 1 + i),
+                facility=facility,
+            )
+            for i, patient in enumerate(patients)
+        ]
+        try:
+            with transaction.atomic():
+                PatientIdentifier.objects.bulk_create([*rows, *mrns])
+        except IntegrityError as exc:
+            name = _constraint_name(exc)
+            if name == "identifier_city_unique":
+                ours = tuple(p.pk for p in patients)
+                taken = _taken_identifiers(wanted, exclude_patient_ids=ours)
+                if taken:
+                    first = min(taken)
+                    raise BatchItemError(first, taken[first]) from exc
+                raise BatchItemError(  # the winner voided it meanwhile: ask to retry
+                    0,
+                    DuplicateIdentifierError(
+                        next(iter(wanted[0].values()))[1],
+                        _("Định danh vừa được đăng ký đồng thời cho hồ sơ khác. Vui lòng thử lại."),
+                    ),
+                ) from exc
+            if name != "identifier_mrn_unique_per_facility":
+                raise
+            _record_number_counter_resync(facility)
+            continue
+        return mrns
+    raise DomainError(_("Không cấp được mã người bệnh tại cơ sở. Vui lòng thử lại."))
+
+
 def _probe(d: PatientInput) -> Probe:
     return Probe(
         full_name=d.full_name,
@@ -328,6 +497,7 @@ def patient_update(
         )
     d = patient_validate(data=data)
     wanted = _identifier_values(d)
+    before = patient_version_capture(patient)
 
     live = list(
         PatientIdentifier.objects.filter(patient=patient, voided_at__isnull=True).exclude(
@@ -360,6 +530,7 @@ def patient_update(
     changed += sorted({f for _v, f in to_add.values()} | {_field_of(i.system) for i in to_void})
     if not changed:
         return patient
+    patient_version_keep(before, actor=actor)
     patient.version += 1
     patient.save()
     audit_record(
@@ -374,6 +545,58 @@ def patient_update(
         },
     )
     _enqueue_duplicates_recompute(patient.pk)
+    return patient
+
+
+class PatientHasEncounters(DomainError):
+    """A record with visits or stays is a real patient's: it is corrected or merged, not voided."""
+
+    def __init__(self, count: int):
+        super().__init__(
+            _("Người bệnh đã có %(count)s lượt khám/điều trị, không thể hủy hồ sơ.")
+            % {"count": count}
+        )
+        self.count = count
+
+
+@transaction.atomic
+def patient_void(
+    *, actor, facility: Facility, patient: Patient, reason: str, expected_version: int | None = None
+) -> Patient:
+    """Void a record registered in error (one with no encounters), as a new version with who and
+    why. Its city-wide identifiers are voided with it, so the person can be registered again; its
+    record numbers stay, never handed out again. Reads and searches no longer find it.
+    """
+    require_perm(actor, "patients.change_patient", facility)
+    patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
+    require_own_record(patient, facility)
+    if expected_version is not None and patient.version != expected_version:
+        raise ConcurrentEditError(
+            _("Hồ sơ đã được người khác cập nhật. Vui lòng tải lại trang và nhập lại.")
+        )
+    reason = clean_text(reason)[:500]
+    if not reason:
+        raise ValidationError({"reason": [_("Cần ghi lý do hủy hồ sơ.")]})
+    encounters = Encounter.objects.filter(patient=patient, voided_at__isnull=True).count()
+    if encounters:
+        raise PatientHasEncounters(encounters)
+    patient_version_record(patient, actor=actor)
+    now = timezone.now()
+    voided = (
+        PatientIdentifier.objects.filter(patient=patient, voided_at__isnull=True)
+        .exclude(system=IdentifierSystem.MRN)
+        .update(voided_at=now, voided_by=actor, void_reason=reason)
+    )
+    patient.voided_at, patient.voided_by, patient.void_reason = now, actor, reason
+    patient.version += 1
+    patient.save(update_fields=["voided_at", "voided_by", "void_reason", "version", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="patient.void",
+        target=patient,
+        patient_id=patient.pk,
+        detail={"facility_id": facility.pk, "version": patient.version, "identifiers": voided},
+    )
     return patient
 
 

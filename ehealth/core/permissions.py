@@ -13,13 +13,18 @@ A record that exists but is not visible is answered exactly like one that does n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
 
 from django.contrib.auth.models import Group, Permission
-from django.db import models
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, models
 from guardian.shortcuts import assign_perm, get_objects_for_group, get_objects_for_user, remove_perm
 
 from ehealth.core.models import Facility, Role, StaffMembership
+from ehealth.core.sqlrows import Prepared
 
 PATIENT_READ = [
     "patients.search_patient",
@@ -120,36 +125,109 @@ def roles_sync() -> None:
         group.permissions.add(*wanted)
 
 
-def _role_perms(role: str, cache: dict) -> set[str]:
-    if role not in cache:
-        cache[role] = {
-            f"{app}.{code}"
-            for app, code in Permission.objects.filter(
-                group__name=role_group_name(role)
-            ).values_list("content_type__app_label", "codename")
-        }
-    return cache[role]
+def access_sql(user_id: str) -> str:
+    """The access rows of the user whose id is the SQL expression `user_id`: one per active
+    membership at an active facility, as (facility id, facility code, the permissions of the
+    role's group as 'id app_label.codename' texts, the user's groups as JSON {name: id}). Its one
+    parameter is `%(role_prefix)s` (`access_params()`).
+
+    For a caller that reads a user and their access in one statement (the FHIR API's token
+    check), then hands the rows to `access_load`."""
+    tables = {
+        "m": StaffMembership._meta.db_table,
+        "f": Facility._meta.db_table,
+        "g": Group._meta.db_table,
+        "gp": Group.permissions.through._meta.db_table,
+        "p": Permission._meta.db_table,
+        "ct": ContentType._meta.db_table,
+        "ug": Group.user_set.through._meta.db_table,
+    }
+    return (
+        "SELECT m.facility_id, f.code, "  # noqa: S608
+        f"ARRAY(SELECT p.id || ' ' || ct.app_label || '.' || p.codename FROM {tables['gp']} gp "
+        f"JOIN {tables['p']} p ON p.id = gp.permission_id "
+        f"JOIN {tables['ct']} ct ON ct.id = p.content_type_id WHERE gp.group_id = g.id), "
+        f"(SELECT json_object_agg(ug_g.name, ug_g.id) FROM {tables['g']} ug_g "
+        f"JOIN {tables['ug']} ug ON ug.group_id = ug_g.id WHERE ug.user_id = {user_id})::text "
+        f"FROM {tables['m']} m JOIN {tables['f']} f ON f.id = m.facility_id "
+        f"LEFT JOIN {tables['g']} g ON g.name = %(role_prefix)s::text || m.role "
+        f"WHERE m.user_id = {user_id} AND m.is_active AND f.is_active"
+    )
+
+
+def access_params() -> dict:
+    return {"role_prefix": role_group_name("")}
+
+
+@cache
+def _access_statement() -> Prepared:
+    """`access_sql` of one user, hand-written and prepared: every request of every page asks it,
+    and compiling and planning the join cost more than running it."""
+    return Prepared("user_access", access_sql("%(user)s"))
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the permission checks of one request know about a user, read in one query."""
+
+    perm_map: dict[int, set[str]]  # facility id -> permissions held there
+    perm_ids: dict[str, int]  # 'app_label.codename' -> permission id, for those held
+    facility_codes: dict[int, str]  # facility id -> code, for the active memberships
+    group_ids: dict[str, int]  # the user's groups, name -> id (e.g. facility staff groups)
+
+
+_NO_ACCESS = Access({}, {}, {}, {})
+
+
+def access(user) -> Access:
+    """The user's memberships, permissions and groups (cached on the user object for a request,
+    with the permission map; `forget_cached_permissions` drops both)."""
+    perm_map = _perm_map(user)
+    cached = getattr(user, "_ehealth_access", None)
+    return cached if cached is not None and cached.perm_map is perm_map else _NO_ACCESS
 
 
 def _perm_map(user) -> dict[int, set[str]]:
-    """facility id -> permissions the user holds there (cached on the user object for a request)."""
+    """facility id -> permissions the user holds there (cached on the user object for a request).
+
+    One query (`access_sql`), which also reads what `access` returns."""
     cached = getattr(user, "_ehealth_perm_map", None)
     if cached is not None:
         return cached
+    rows = []
+    if user is not None and user.is_authenticated and user.is_active:
+        with connection.cursor() as cursor:
+            _access_statement().execute(cursor, {**access_params(), "user": user.pk})
+            rows = cursor.fetchall()
+    return access_load(user, rows)
+
+
+def access_load(user, rows) -> dict[int, set[str]]:
+    """Cache on the user the access rows of `access_sql` (read by `_perm_map`, or by a caller's
+    own statement), as `_perm_map` does; the permission map."""
     result: dict[int, set[str]] = {}
     if user is not None and user.is_authenticated and user.is_active:
-        role_cache: dict = {}
-        for facility_id, role in StaffMembership.objects.filter(
-            user=user, is_active=True, facility__is_active=True
-        ).values_list("facility_id", "role"):
-            result.setdefault(facility_id, set()).update(_role_perms(role, role_cache))
+        perm_ids: dict[str, int] = {}
+        codes: dict[int, str] = {}
+        groups: dict[str, int] = {}
+        for facility_id, code, held, group_json in rows:
+            perms = result.setdefault(facility_id, set())
+            codes[facility_id] = code
+            for item in held:
+                perm_id, perm = item.split(" ", 1)
+                perms.add(perm)
+                perm_ids[perm] = int(perm_id)
+            if group_json and not groups:
+                groups = json.loads(group_json)
+        user._ehealth_access = Access(result, perm_ids, codes, groups)
     user._ehealth_perm_map = result
     return result
 
 
 def forget_cached_permissions(user) -> None:
-    if hasattr(user, "_ehealth_perm_map"):
-        del user._ehealth_perm_map
+    for name in ("_ehealth_perm_map", "_ehealth_access"):
+        if hasattr(user, name):
+            delattr(user, name)
 
 
 def has_perm_at(user, perm: str, facility_id: int | None) -> bool:

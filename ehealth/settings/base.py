@@ -265,5 +265,46 @@ BILLING_ACCEPT_ILLUSTRATIVE_PRICES = env.bool("BILLING_ACCEPT_ILLUSTRATIVE_PRICE
 # to print): the insurer-portal simulator, unless INSURER_PORTAL_URL names a portal.
 DEMO_SERVICES = env.list(
     "DEMO_SERVICES",
-    default=["insurance.simulator.demo.start_for_demo", "insurance.claims.demo.start_for_demo"],
+    default=[
+        "insurance.simulator.demo.start_for_demo",
+        "insurance.claims.demo.start_for_demo",
+        "fhir_api.demo.start_for_demo",
+    ],
 )
+
+# FHIR Bulk Data `$export` (fhir_api/export.py): NDJSON files under FHIR_EXPORT_DIR/<job id>/, a
+# new file every FHIR_EXPORT_FILE_MAX_RESOURCES lines, read from the searches FHIR_EXPORT_PAGE_SIZE
+# resources at a time (at most the search's own cap). Files are deleted
+# FHIR_EXPORT_RETENTION_HOURS after the job ends (the cleanup task below). A client may have
+# FHIR_EXPORT_MAX_ACTIVE jobs queued or running at once (429 beyond).
+FHIR_EXPORT_DIR = Path(env("FHIR_EXPORT_DIR", default=str(BASE_DIR / "media" / "fhir-export")))
+FHIR_EXPORT_FILE_MAX_RESOURCES = env.int("FHIR_EXPORT_FILE_MAX_RESOURCES", default=50000)
+FHIR_EXPORT_PAGE_SIZE = env.int("FHIR_EXPORT_PAGE_SIZE", default=100)
+FHIR_EXPORT_RETENTION_HOURS = env.int("FHIR_EXPORT_RETENTION_HOURS", default=24)
+FHIR_EXPORT_MAX_ACTIVE = env.int("FHIR_EXPORT_MAX_ACTIVE", default=2)
+FHIR_EXPORT_RETRY_AFTER_SECONDS = env.int("FHIR_EXPORT_RETRY_AFTER_SECONDS", default=5)
+FHIR_EXPORT_TIME_LIMIT = env.int("FHIR_EXPORT_TIME_LIMIT", default=6 * 3600)
+CELERY_BEAT_SCHEDULE["fhir-export-cleanup"] = {
+    "task": "fhir_api.tasks.export_cleanup_task",
+    "schedule": 3600,
+}
+
+# --- Cache: Redis when CACHE_URL is set (e.g. redis://redis:6379/2), shared by every web worker;
+# otherwise each process's own memory (development, tests). The FHIR rate limits count here.
+CACHE_URL = env("CACHE_URL", default="")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- FHIR API rate limits (fhir_api/ratelimit.py): requests per caller in a fixed window,
+# "<n>/<unit>" ("600/minute", "100/10s"); empty or "0" = no limit. Clients are counted per OAuth2
+# client, staff sessions per user; FHIR_RATE_LIMIT_CLIENTS gives a client its own limit
+# ("<client_id>=<rate>,...").
+FHIR_RATE_LIMIT = env("FHIR_RATE_LIMIT", default="600/minute")
+FHIR_RATE_LIMIT_STAFF = env("FHIR_RATE_LIMIT_STAFF", default=FHIR_RATE_LIMIT)
+FHIR_RATE_LIMIT_CLIENTS = env.dict("FHIR_RATE_LIMIT_CLIENTS", default={})
+FHIR_RATE_LIMIT_CACHE = "default"

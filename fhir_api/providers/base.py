@@ -7,14 +7,23 @@ from typing import Any
 
 from fhir_api import registry
 from fhir_api.http import Call
+from fhir_api.includes import included, subset
 from fhir_api.search.params import SearchRequest, cursor_encode, parse_search
+from fhir_api.search.refine import SearchSpec, unsupported
 
 
 def search_request(
-    call: Call, items: list[tuple[str, str]], params: dict[str, registry.SearchParam]
+    call: Call,
+    items: list[tuple[str, str]],
+    params: dict[str, registry.SearchParam],
+    spec: SearchSpec | None = None,
+    resource_type: str = "these",
 ) -> SearchRequest:
-    """The parsed search (400 on an unknown parameter unless `Prefer: handling=lenient`)."""
-    return parse_search(items, {**registry.COMMON_PARAMS, **params}, lenient=call.lenient)
+    """The parsed search (400 on an unknown parameter unless `Prefer: handling=lenient`, and on
+    `:not`, `_lastUpdated`, `_sort`, `_total` where the search has no `spec` answering them)."""
+    req = parse_search(items, {**registry.COMMON_PARAMS, **params}, lenient=call.lenient)
+    unsupported(req, spec, resource_type)
+    return req
 
 
 def search_detail(call: Call, req: SearchRequest) -> dict[str, Any]:
@@ -41,13 +50,15 @@ def searchset(
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
     if total is not None:
         bundle["total"] = total
-    if entries:
-        bundle["entry"] = [
-            {
-                "fullUrl": call.url(f"{resource_type}/{e['id']}"),
-                "resource": e,
-                "search": {"mode": "match"},
-            }
-            for e in entries
-        ]
+    matches = [
+        {
+            "fullUrl": call.url(f"{resource_type}/{e['id']}"),
+            "resource": subset(e, req.elements) if req.elements else e,
+            "search": {"mode": "match"},
+        }
+        for e in entries
+    ]
+    more = included(call, resource_type, entries, req) if req.includes or req.revincludes else []
+    if matches or more:
+        bundle["entry"] = [*matches, *more]
     return bundle

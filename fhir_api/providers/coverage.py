@@ -18,6 +18,8 @@ from fhir_api.outcomes import NotFound
 from fhir_api.providers.base import search_detail, search_request, searchset
 from fhir_api.search import coverage as coverage_search
 from fhir_api.search.common import int_id
+from fhir_api.search.refine import page as paged
+from fhir_api.search.refine import refine
 from insurance.models import InsuranceCard
 from patients.selectors import patient_visible_qs
 
@@ -52,10 +54,8 @@ class CoverageProvider:
 
     def search_type(self, call: Call, items: list[tuple[str, str]]) -> FhirResult:
         user = call.principal.user
-        req = search_request(call, items, coverage_search.PARAMS)
-        qs = coverage_search.coverage_filter(
-            _visible(call).filter(voided_at__isnull=True), req.criteria
-        )
+        req = search_request(call, items, coverage_search.PARAMS, coverage_search.SPEC, TYPE)
+        qs = refine(_visible(call).filter(voided_at__isnull=True), req, coverage_search.SPEC)
         detail = search_detail(call, req)
         if req.summary_count:
             total = qs.count()
@@ -63,11 +63,7 @@ class CoverageProvider:
                 actor=user, action="fhir.coverage.search", detail={**detail, "count": total}
             )
             return FhirResult(200, searchset(call, TYPE, req, [], total=total))
-        if req.after_id is not None:
-            qs = qs.filter(pk__gt=req.after_id)
-        page = list(qs.order_by("pk")[: req.count + 1])
-        more = len(page) > req.count
-        page = page[: req.count]
+        page, next_after, total = paged(qs, req, coverage_search.SPEC)
         patient_ids = list(dict.fromkeys(c.patient_id for c in page))
         if patient_ids:
             audit_record_many(
@@ -78,9 +74,10 @@ class CoverageProvider:
             )
         else:
             audit_record(actor=user, action="fhir.coverage.search", detail={**detail, "count": 0})
-        next_after = page[-1].pk if more and page else None
         entries = [coverage_to_json(c) for c in page]
-        return FhirResult(200, searchset(call, TYPE, req, entries, next_after=next_after))
+        return FhirResult(
+            200, searchset(call, TYPE, req, entries, next_after=next_after, total=total)
+        )
 
 
 registry.register(
@@ -89,5 +86,6 @@ registry.register(
         provider=CoverageProvider(),
         interactions=("read", "search-type"),
         search_params=coverage_search.PARAMS,
+        spec=coverage_search.SPEC,
     )
 )

@@ -12,6 +12,8 @@ from fhir_api.outcomes import NotFound
 from fhir_api.providers.base import search_detail, search_request, searchset
 from fhir_api.search import organization as organization_search
 from fhir_api.search.common import int_id
+from fhir_api.search.refine import page as paged
+from fhir_api.search.refine import refine
 
 TYPE = "Organization"
 
@@ -39,22 +41,21 @@ class OrganizationProvider:
         return FhirResult(200, organization_to_json(facility))
 
     def search_type(self, call: Call, items: list[tuple[str, str]]) -> FhirResult:
-        req = search_request(call, items, organization_search.PARAMS)
-        qs = organization_search.organization_filter(_facilities(), req.criteria)
+        req = search_request(
+            call, items, organization_search.PARAMS, organization_search.SPEC, TYPE
+        )
+        qs = refine(_facilities(), req, organization_search.SPEC)
         detail = search_detail(call, req)
         if req.summary_count:
             total = qs.count()
             self._audit(call, {**detail, "count": total})
             return FhirResult(200, searchset(call, TYPE, req, [], total=total))
-        if req.after_id is not None:
-            qs = qs.filter(pk__gt=req.after_id)
-        page = list(qs.order_by("pk")[: req.count + 1])
-        more = len(page) > req.count
-        page = page[: req.count]
+        page, next_after, total = paged(qs, req, organization_search.SPEC)
         self._audit(call, {**detail, "count": len(page)})
-        next_after = page[-1].pk if more and page else None
         entries = [organization_to_json(f) for f in page]
-        return FhirResult(200, searchset(call, TYPE, req, entries, next_after=next_after))
+        return FhirResult(
+            200, searchset(call, TYPE, req, entries, next_after=next_after, total=total)
+        )
 
     def _audit(self, call: Call, detail: dict) -> None:
         audit_record(actor=call.principal.user, action="fhir.organization.search", detail=detail)
@@ -66,5 +67,6 @@ registry.register(
         provider=OrganizationProvider(),
         interactions=("read", "search-type"),
         search_params=organization_search.PARAMS,
+        spec=organization_search.SPEC,
     )
 )

@@ -1,4 +1,5 @@
-"""Patient interactions: read, vread, search, create (conditional), update (If-Match).
+"""Patient interactions: read, vread, history, search, create (conditional), update (If-Match),
+delete (a void of a record registered in error).
 
 Reads go through the registry's selectors (visibility, audit); writes through its services
 (validation, permissions, audit, versioning), inside one transaction with the kept FHIR extras.
@@ -11,14 +12,16 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Prefetch
 
 from ehealth.core import permissions
 from ehealth.core.audit import audit_record, audit_record_many
 from ehealth.core.models import Facility
+from ehealth.core.sqlrows import Prepared, Row, columns
 from fhir_api import registry
 from fhir_api.extras import extras_apply, extras_diff
-from fhir_api.http import Call, FhirResult, etag, parse_etag, read_body, version_headers
+from fhir_api.fhir import PydanticValidationError, dump, validate
+from fhir_api.history import history_bundle, parse_history
+from fhir_api.http import Call, FhirResult, parse_etag, read_body, version_headers
 from fhir_api.mappers.patient import (
     FIELD_PATHS,
     INPUT_FIELD_OF_URI,
@@ -26,16 +29,24 @@ from fhir_api.mappers.patient import (
     patient_from_fhir,
     patient_to_json,
 )
-from fhir_api.models import ResourceExtra
+from fhir_api.models import ResourceExtra, ResourceExtraVersion
 from fhir_api.outcomes import (
     BadRequest,
+    Conflict,
     Forbidden,
+    Gone,
     NotFound,
     PreconditionFailed,
     Unprocessable,
+    pydantic_issues,
 )
+from fhir_api.providers import _patient_history as history
+from fhir_api.providers.base import search_request, searchset
 from fhir_api.search import patient as patient_search
-from fhir_api.search.params import SearchRequest, cursor_encode, parse_search
+from fhir_api.search.common import int_id
+from fhir_api.search.params import SearchRequest, parse_search
+from fhir_api.search.refine import page as paged
+from fhir_api.search.refine import refine
 from patients import selectors, services
 from patients.models import Patient, PatientIdentifier
 from patients.validation import IDENTIFIER_FIELDS
@@ -52,12 +63,86 @@ def _identifiers_of(patient: Patient) -> list[PatientIdentifier]:
     cached = getattr(patient, "live_identifiers", None)
     if cached is not None:
         return cached
-    return list(_live_identifiers().filter(patient=patient).order_by("system", "id"))
+    return _identifiers_by_patient([patient.pk]).get(patient.pk, [])
+
+
+# Hand-written and prepared (as `_live_identifiers().filter(patient_id__in=...).order_by("system",
+# "id")` and ResourceExtra.objects.filter(...)): on the path of every read, where compiling and
+# planning cost more than running the queries.
+# What the mapper reads of an identifier's facility (its other fields stay deferred).
+_FACILITY = ("code", "name")
+_IDENTIFIERS = Prepared(
+    "fhir_patient_identifiers",
+    f"SELECT {columns(PatientIdentifier, 'i')}, {columns(Facility, 'f', _FACILITY)} "  # noqa: S608
+    f"FROM {PatientIdentifier._meta.db_table} i "
+    f"LEFT JOIN {Facility._meta.db_table} f ON f.id = i.facility_id "
+    "WHERE i.patient_id = ANY(%(ids)s) AND i.voided_at IS NULL "
+    "ORDER BY i.patient_id, i.system, i.id",
+)
+_EXTRAS = Prepared(
+    "fhir_patient_extras",
+    f"SELECT {columns(ResourceExtra, 'x')} FROM {ResourceExtra._meta.db_table} x "  # noqa: S608
+    "WHERE x.resource_type = %(type)s AND x.resource_id = ANY(%(ids)s)",
+)
+
+
+_IDENTIFIERS_AND_EXTRAS = Prepared(
+    "fhir_patient_identifiers_extras",
+    f"SELECT pid, {columns(ResourceExtra, 'x')}, {columns(PatientIdentifier, 'i')}, "  # noqa: S608
+    f"{columns(Facility, 'f', _FACILITY)} FROM unnest(%(ids)s::bigint[]) AS pid "
+    f"LEFT JOIN {ResourceExtra._meta.db_table} x "
+    "ON x.resource_type = %(type)s AND x.resource_id = pid::text "
+    f"LEFT JOIN {PatientIdentifier._meta.db_table} i "
+    "ON i.patient_id = pid AND i.voided_at IS NULL "
+    f"LEFT JOIN {Facility._meta.db_table} f ON f.id = i.facility_id "
+    "ORDER BY pid, i.system, i.id",
+)
+
+
+def _identifiers_and_extras(
+    ids: list[int],
+) -> tuple[dict[int, list[PatientIdentifier]], dict[int, ResourceExtra]]:
+    """`_identifiers_by_patient(ids)` and `_extras_of(ids)` in one statement (a read's last)."""
+    identifiers: dict[int, list[PatientIdentifier]] = {pk: [] for pk in ids}
+    extras: dict[int, ResourceExtra] = {}
+    facilities: dict[int, Facility] = {}
+    with connection.cursor() as cursor:
+        _IDENTIFIERS_AND_EXTRAS.execute(cursor, {"ids": list(ids), "type": TYPE})
+        rows = cursor.fetchall()
+    for found in rows:
+        row = Row(found)
+        pk = row.take(None)
+        extra = row.take(ResourceExtra)
+        if extra is not None:
+            extras[pk] = extra
+        ident = row.take(PatientIdentifier)
+        if ident is not None:
+            ident.facility = row.take(Facility, only=_FACILITY, cache=facilities)
+            identifiers[pk].append(ident)
+    return identifiers, extras
+
+
+def _identifiers_by_patient(ids: list[int]) -> dict[int, list[PatientIdentifier]]:
+    """Live identifiers (with their facility) of each patient, by system then id."""
+    out: dict[int, list[PatientIdentifier]] = {}
+    with connection.cursor() as cursor:
+        _IDENTIFIERS.execute(cursor, {"ids": list(ids)})
+        rows = cursor.fetchall()
+    facilities: dict[int, Facility] = {}  # one instance per facility, as a prefetch would
+    for found in rows:
+        row = Row(found)
+        ident = row.take(PatientIdentifier)
+        ident.facility = row.take(Facility, only=_FACILITY, cache=facilities)
+        out.setdefault(ident.patient_id, []).append(ident)
+    return out
 
 
 def _extras_of(ids: list[int]) -> dict[int, ResourceExtra]:
-    rows = ResourceExtra.objects.filter(resource_type=TYPE, resource_id__in=[str(i) for i in ids])
-    return {int(r.resource_id): r for r in rows}
+    with connection.cursor() as cursor:
+        _EXTRAS.execute(cursor, {"type": TYPE, "ids": [str(i) for i in ids]})
+        rows = cursor.fetchall()
+    extras = (Row(found).take(ResourceExtra) for found in rows)
+    return {int(x.resource_id): x for x in extras}
 
 
 def _render(patient: Patient, extra: ResourceExtra | None) -> tuple[dict[str, Any], int, Any]:
@@ -87,13 +172,74 @@ def _input(resource: dict[str, Any]):
 
 
 def _facility(call: Call) -> Facility:
-    if call.principal.facility_id is None:
+    facility = call.principal.facility()
+    if facility is None:
         raise Forbidden("The caller belongs to no health unit.")
-    return Facility.objects.get(pk=call.principal.facility_id)
+    return facility
 
 
 def _visible(call: Call):
     return selectors.patient_visible_qs(user=call.principal.user)
+
+
+def _known(call: Call, resource_id: str) -> Patient:
+    """A visible patient, a voided one included (404 otherwise)."""
+    pk = int_id(resource_id) or 0
+    qs = selectors.patient_visible_qs(user=call.principal.user, include_voided=True)
+    patient = qs.select_related("province", "commune").filter(pk=pk).first()
+    if patient is None:
+        raise NotFound(f"Patient/{resource_id} is not known.")
+    return patient
+
+
+def _missing(call: Call, resource_id: str) -> Exception:
+    """410 for a record the caller could see before it was voided, else 404."""
+    patient = _known(call, resource_id)
+    if patient.voided_at is not None:
+        return Gone(
+            f"Patient/{resource_id} was deleted (voided: registered in error).",
+            expression="Patient",
+        )
+    return NotFound(f"Patient/{resource_id} is not known.")
+
+
+def _keep_extras_version(patient: Patient, extra: ResourceExtra, *, only_extras: bool) -> None:
+    """The kept elements from the current FHIR version on (for vread and history)."""
+    _extras_version(patient, extra, only_extras=only_extras).save()
+
+
+def _extras_version(
+    patient: Patient, extra: ResourceExtra, *, only_extras: bool
+) -> ResourceExtraVersion:
+    return ResourceExtraVersion(
+        resource_type=TYPE,
+        resource_id=str(patient.pk),
+        version=patient.version + extra.revision,
+        base_version=patient.version,
+        only_extras=only_extras,
+        content=extra.content,
+    )
+
+
+def _with_places(patients: list[Patient]) -> list[Patient]:
+    """The patients with their province and commune attached (one query for all, none without
+    an address), as `select_related("province", "commune")` would load them."""
+    fields = [Patient._meta.get_field(n) for n in ("province", "commune")]
+    for fk in fields:
+        codes = {getattr(p, fk.attname) for p in patients} - {None}
+        places = fk.related_model.objects.in_bulk(codes) if codes else {}
+        for patient in patients:
+            code = getattr(patient, fk.attname)
+            setattr(patient, fk.name, places.get(code) if code is not None else None)
+    return patients
+
+
+def _validated(resource: dict[str, Any]) -> dict[str, Any]:
+    """A Patient of a Bundle entry, validated as `read_body` validates a request body (400)."""
+    try:
+        return dump(validate(resource, TYPE))
+    except PydanticValidationError as exc:
+        raise BadRequest(issues=pydantic_issues(exc, TYPE)) from None
 
 
 class PatientProvider:
@@ -108,28 +254,85 @@ class PatientProvider:
             patient = selectors.patient_get(
                 user=call.principal.user, pk=resource_id, audit_action="fhir.patient.read"
             )
-        except Exception as exc:  # Http404 from the selector: missing and not visible alike
-            raise NotFound(f"Patient/{resource_id} is not known.") from exc
-        body, version, last = _render(patient, _extras_of([patient.pk]).get(patient.pk))
+        except Exception:  # Http404 from the selector: missing and not visible alike
+            raise _missing(call, resource_id) from None
+        identifiers, extras = _identifiers_and_extras([patient.pk])
+        patient.live_identifiers = identifiers[patient.pk]
+        body, version, last = _render(patient, extras.get(patient.pk))
         return FhirResult(200, body, version_headers(version, last))
 
     def vread(self, call: Call, resource_id: str, version_id: str) -> FhirResult:
-        result = self.read(call, resource_id)
-        if result.headers["ETag"] != etag(int(version_id) if version_id.isdigit() else -1):
+        patient = _known(call, resource_id)
+        wanted = int(version_id) if version_id.isdigit() else 0
+        step = next(
+            (s for s in history.timelines([patient])[patient.pk] if s.version == wanted), None
+        )
+        past = history.snapshots({(patient.pk, step.base)} if step else set())
+        entry = None
+        if step is not None:
+            entry = history.render(patient, step, past, history.Places.of(list(past.values())))
+        if entry is None:
             raise NotFound(
-                f"Version {version_id} of Patient/{resource_id} is not available "
-                "(only the current version is served).",
-                expression="versionId",
+                f"Version {version_id} of Patient/{resource_id} is not known.",
+                expression="meta.versionId",
             )
-        return result
+        audit_record(
+            actor=call.principal.user,
+            action="fhir.patient.vread",
+            target=patient,
+            patient_id=patient.pk,
+            detail={"version": wanted, **call.principal.audit_detail},
+        )
+        headers = version_headers(entry.version, entry.last_updated)
+        if entry.resource is None:
+            raise Gone(
+                f"Version {wanted} of Patient/{resource_id} is its deletion.",
+                expression="Patient",
+                headers=headers,
+            )
+        return FhirResult(200, entry.resource, headers)
+
+    def history_instance(self, call: Call, resource_id: str) -> FhirResult:
+        patient = _known(call, resource_id)
+        req = parse_history(
+            [(k, v) for k, vs in call.request.GET.lists() for v in vs], lenient=call.lenient
+        )
+        entries, next_after = history.instance_page(patient, req)
+        audit_record(
+            actor=call.principal.user,
+            action="fhir.patient.history",
+            target=patient,
+            patient_id=patient.pk,
+            detail={"count": len(entries), **call.principal.audit_detail},
+        )
+        path = f"{TYPE}/{patient.pk}/_history"
+        return FhirResult(200, history_bundle(call, path, req, entries, next_after=next_after))
+
+    def history_type(self, call: Call) -> FhirResult:
+        user = call.principal.user
+        if not permissions.has_perm_anywhere(user, SEARCH_PERM):
+            raise Forbidden("Reading the history of all patients needs the search permission.")
+        req = parse_history(
+            [(k, v) for k, vs in call.request.GET.lists() for v in vs], lenient=call.lenient
+        )
+        visible = selectors.patient_visible_qs(user=user, include_voided=True)
+        entries, next_after, patient_ids = history.type_page(visible, req)
+        detail = {"count": len(entries), "type": True, **call.principal.audit_detail}
+        if patient_ids:
+            audit_record_many(
+                actor=user, action="fhir.patient.history", patient_ids=patient_ids, detail=detail
+            )
+        else:
+            audit_record(actor=user, action="fhir.patient.history", detail=detail)
+        bundle = history_bundle(call, f"{TYPE}/_history", req, entries, next_after=next_after)
+        return FhirResult(200, bundle)
 
     def search_type(self, call: Call, items: list[tuple[str, str]]) -> FhirResult:
         user = call.principal.user
         if not permissions.has_perm_anywhere(user, SEARCH_PERM):
             raise Forbidden("Searching patients is not among the caller's permissions.")
-        params = {**registry.COMMON_PARAMS, **patient_search.PARAMS}
-        req = parse_search(items, params, lenient=call.lenient)
-        qs = patient_search.patient_filter(_visible(call), req.criteria)
+        req = search_request(call, items, patient_search.PARAMS, patient_search.SPEC, TYPE)
+        qs = refine(_visible(call), req, patient_search.SPEC)
         detail = {
             "params": sorted({c.param.name for c in req.criteria}),
             **call.principal.audit_detail,
@@ -140,22 +343,12 @@ class PatientProvider:
                 actor=user, action="fhir.patient.search", detail={**detail, "count": total}
             )
             return FhirResult(200, self._bundle(call, req, [], total=total, next_after=None))
-        if req.after_id is not None:
-            qs = qs.filter(pk__gt=req.after_id)
-        page = list(
-            qs.select_related("province", "commune")
-            .prefetch_related(
-                Prefetch(
-                    "identifiers",
-                    queryset=_live_identifiers().order_by("system", "id"),
-                    to_attr="live_identifiers",
-                )
-            )
-            .order_by("pk")[: req.count + 1]
+        page, next_after, total = paged(
+            qs.select_related("province", "commune"), req, patient_search.SPEC
         )
-        more = len(page) > req.count
-        page = page[: req.count]
-        extras = _extras_of([p.pk for p in page])
+        identifiers, extras = _identifiers_and_extras([p.pk for p in page])  # one statement
+        for patient in page:
+            patient.live_identifiers = identifiers[patient.pk]
         entries = [_render(p, extras.get(p.pk))[0] for p in page]
         if page:
             audit_record_many(
@@ -166,31 +359,10 @@ class PatientProvider:
             )
         else:
             audit_record(actor=user, action="fhir.patient.search", detail={**detail, "count": 0})
-        next_after = page[-1].pk if more and page else None
-        return FhirResult(200, self._bundle(call, req, entries, total=None, next_after=next_after))
+        return FhirResult(200, self._bundle(call, req, entries, total=total, next_after=next_after))
 
     def _bundle(self, call, req: SearchRequest, entries, *, total, next_after) -> dict[str, Any]:
-        links = [{"relation": "self", "url": call.url(TYPE, req.echo)}]
-        if next_after is not None:
-            links.append(
-                {
-                    "relation": "next",
-                    "url": call.url(TYPE, [*req.echo, ("_cursor", cursor_encode(next_after))]),
-                }
-            )
-        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
-        if total is not None:
-            bundle["total"] = total
-        if entries:
-            bundle["entry"] = [
-                {
-                    "fullUrl": call.url(f"{TYPE}/{e['id']}"),
-                    "resource": e,
-                    "search": {"mode": "match"},
-                }
-                for e in entries
-            ]
-        return bundle
+        return searchset(call, TYPE, req, entries, total=total, next_after=next_after)
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -216,10 +388,67 @@ class PatientProvider:
             )
             extras = extras_diff(sent, _stored_form(patient))
             if extras:
-                ResourceExtra.objects.create(
+                extra = ResourceExtra.objects.create(
                     resource_type=TYPE, resource_id=str(patient.pk), content=extras
                 )
+                _keep_extras_version(patient, extra, only_extras=False)
         return self._answer(call, patient, status=201)
+
+    def create_many(self, call: Call, resources: list[dict[str, Any]]) -> list[FhirResult] | None:
+        """`create` (not conditional) of each resource of a transaction, in order, with a constant
+        number of statements (`services.patient_register_many`): the same validation, mapping,
+        domain checks, kept extras, audit and answers. The first entry that `create` would refuse
+        raises its error with `batch_index` = its position. None (nothing written) when two
+        resources hold the same identifier: the caller creates them one by one then.
+        """
+        sents, datas, failed = [], [], None
+        for i, resource in enumerate(resources):
+            try:
+                sent = _validated(resource)
+                data = _input(sent)
+                facility = _facility(call)
+            except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
+                exc.batch_index = i
+                failed = exc
+                break
+            sents.append(sent)
+            datas.append(data)
+        with transaction.atomic():
+            patients = []
+            if datas:
+                try:
+                    patients = services.patient_register_many(
+                        actor=call.principal.user,
+                        facility=facility,
+                        datas=datas,
+                        allow_similar=True,
+                    )
+                except services.BatchItemError as exc:
+                    exc.error.batch_index = exc.index
+                    raise exc.error from None
+                except services.DuplicateInBatch:
+                    return None  # an identifier twice in the batch: one by one
+            if failed is not None:
+                raise failed
+            ids = [p.pk for p in patients]
+            loaded = {p.pk: p for p in _with_places(patients)}  # as written: no reload
+            identifiers = _identifiers_by_patient(ids)
+            extras: dict[int, ResourceExtra] = {}
+            for pk, sent in zip(ids, sents, strict=True):
+                patient = loaded[pk]
+                patient.live_identifiers = identifiers.get(pk, [])
+                content = extras_diff(sent, _stored_form(patient))
+                if content:
+                    extras[pk] = ResourceExtra(
+                        resource_type=TYPE, resource_id=str(pk), content=content
+                    )
+            if extras:
+                ResourceExtra.objects.bulk_create(extras.values())
+                ResourceExtraVersion.objects.bulk_create(
+                    _extras_version(loaded[pk], extra, only_extras=False)
+                    for pk, extra in extras.items()
+                )
+        return [self._answer_loaded(call, loaded[pk], extras.get(pk), status=201) for pk in ids]
 
     def _conditional_match(self, call: Call, condition: str, facility: Facility) -> Patient | None:
         """The one patient matching If-None-Exist, None for none, 412 for several.
@@ -282,7 +511,7 @@ class PatientProvider:
             patient = _visible(call).filter(pk=int(resource_id) if resource_id.isdigit() else 0)
             patient = patient.first()
             if patient is None:
-                raise NotFound(f"Patient/{resource_id} is not known.")
+                raise _missing(call, resource_id)
             extra, _created = ResourceExtra.objects.get_or_create(
                 resource_type=TYPE, resource_id=str(patient.pk)
             )
@@ -305,8 +534,9 @@ class PatientProvider:
             except PermissionDenied as exc:
                 raise Forbidden(str(exc)) from None
             content = extras_diff(sent, _stored_form(patient))
+            extras_changed = content != extra.content
             if patient.version == before:
-                if content == extra.content:
+                if not extras_changed:
                     return self._answer(call, patient, status=200)
                 extra.revision += 1
                 audit_record(
@@ -318,11 +548,89 @@ class PatientProvider:
                 )
             extra.content = content
             extra.save()
+            if extras_changed:
+                _keep_extras_version(patient, extra, only_extras=patient.version == before)
         return self._answer(call, patient, status=200)
+
+    def delete(self, call: Call, resource_id: str) -> FhirResult:
+        """Void a record registered in error (the registry refuses one with encounters: 409)."""
+        patient = _known(call, resource_id)
+        if patient.voided_at is None:
+            facility = _facility(call)
+            wanted = None
+            if call.header("If-Match"):
+                wanted = parse_etag(call.header("If-Match"))
+                if wanted is None:
+                    raise PreconditionFailed(
+                        'If-Match must be an ETag (e.g. W/"3").', expression="If-Match"
+                    )
+            reason = call.header("X-Reason").strip() or (
+                f"Deleted by partner system {call.principal.client_id or call.principal.user}"
+            )
+            with transaction.atomic():
+                extra = (
+                    ResourceExtra.objects.select_for_update()
+                    .filter(resource_type=TYPE, resource_id=str(patient.pk))
+                    .first()
+                )
+                revision = extra.revision if extra else 0
+                if wanted is not None and patient.version + revision != wanted:
+                    raise PreconditionFailed(
+                        f"Patient/{resource_id} is at version {patient.version + revision}, "
+                        f"not {wanted}: read it again.",
+                        expression="If-Match",
+                    )
+                try:
+                    patient = services.patient_void(
+                        actor=call.principal.user,
+                        facility=facility,
+                        patient=patient,
+                        reason=reason,
+                        expected_version=patient.version if wanted is not None else None,
+                    )
+                except services.PatientHasEncounters as exc:
+                    raise Conflict(
+                        f"Patient/{resource_id} has {exc.count} encounter(s): only a record "
+                        "registered in error, without visits or stays, can be deleted; "
+                        "correct it with an update instead.",
+                        expression="Patient",
+                    ) from None
+                except PermissionDenied as exc:
+                    raise Forbidden(str(exc)) from None
+        else:
+            extra = _extras_of([patient.pk]).get(patient.pk)
+            revision = extra.revision if extra else 0
+            audit_record(
+                actor=call.principal.user,
+                action="fhir.patient.delete_repeated",
+                target=patient,
+                patient_id=patient.pk,
+                detail=call.principal.audit_detail,
+            )
+        headers = version_headers(patient.version + revision, patient.updated_at)
+        if call.prefer.get("return") == "operationoutcome":
+            outcome = {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {
+                        "severity": "information",
+                        "code": "deleted",
+                        "diagnostics": f"Patient/{resource_id} is deleted.",
+                    }
+                ],
+            }
+            return FhirResult(200, outcome, headers)
+        return FhirResult(204, None, headers)
 
     def _answer(self, call: Call, patient: Patient, *, status: int) -> FhirResult:
         patient = Patient.objects.select_related("province", "commune").get(pk=patient.pk)
-        body, version, last = _render(patient, _extras_of([patient.pk]).get(patient.pk))
+        extra = _extras_of([patient.pk]).get(patient.pk)
+        return self._answer_loaded(call, patient, extra, status=status)
+
+    def _answer_loaded(
+        self, call: Call, patient: Patient, extra: ResourceExtra | None, *, status: int
+    ) -> FhirResult:
+        body, version, last = _render(patient, extra)
         headers = version_headers(version, last)
         location = call.url(f"{TYPE}/{patient.pk}/_history/{version}")
         headers["Location" if status == 201 else "Content-Location"] = location
@@ -347,8 +655,19 @@ registry.register(
     registry.ResourceDef(
         type=TYPE,
         provider=PatientProvider(),
-        interactions=("read", "vread", "search-type", "create", "update"),
+        interactions=(
+            "read",
+            "vread",
+            "history-instance",
+            "history-type",
+            "search-type",
+            "create",
+            "update",
+            "delete",
+        ),
         search_params=patient_search.PARAMS,
+        spec=patient_search.SPEC,
+        operations=(registry.EVERYTHING,),
         conditional_create=True,
     )
 )

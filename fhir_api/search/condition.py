@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from fhir_api import systems
 from fhir_api.mappers.condition import CLINICAL_ACTIVE, OPEN_ENCOUNTER
 from fhir_api.registry import SearchParam
 from fhir_api.search.common import EVERYTHING, NOTHING, int_id, reference_id, utc_midnight
 from fhir_api.search.params import Criterion, RangeLookups, Token, date_q
+from fhir_api.search.refine import SearchSpec
 from patients.models import Diagnosis
 
 PARAMS = {
@@ -108,3 +110,14 @@ def condition_filter(qs: QuerySet[Diagnosis], criteria: list[Criterion]) -> Quer
                 q |= date_q(value, _ONSET_RANGE)
         qs = qs.filter(q)
     return qs
+
+
+SPEC = SearchSpec(
+    filter=condition_filter,
+    last_updated=Coalesce(F("voided_at"), F("recorded_at")),
+    sorts={
+        "onset-date": F("encounter__started_at"),
+        "recorded-date": F("recorded_at"),
+        "code": F("icd_code"),
+    },
+)

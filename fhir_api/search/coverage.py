@@ -6,12 +6,14 @@ display-only reference), so it would select nothing or everything.
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce, Greatest
 
 from fhir_api import systems
 from fhir_api.registry import SearchParam
 from fhir_api.search.common import NOTHING, int_id, reference_id, token_code_q
 from fhir_api.search.params import Criterion, Token
+from fhir_api.search.refine import SearchSpec
 from insurance.models import InsuranceCard
 
 PARAMS = {
@@ -62,3 +64,14 @@ def coverage_filter(
                 q |= token_code_q(value, systems.BHYT, "code", upper=True)
         qs = qs.filter(q)
     return qs
+
+
+SPEC = SearchSpec(
+    filter=coverage_filter,
+    # as mappers.coverage.card_last_updated: the latest of created, verified, voided
+    last_updated=Greatest(
+        F("created_at"),
+        Coalesce(F("verified_at"), F("created_at")),
+        Coalesce(F("voided_at"), F("created_at")),
+    ),
+)

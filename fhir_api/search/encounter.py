@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from fhir_api import systems
 from fhir_api.mappers.encounter import DOMAIN_STATUSES, KIND_OF_CLASS
+from fhir_api.mappers.location import parse_location_id
 from fhir_api.registry import SearchParam
 from fhir_api.search.common import (
     EVERYTHING,
@@ -16,7 +17,8 @@ from fhir_api.search.common import (
     token_code_q,
 )
 from fhir_api.search.params import Criterion, Token, date_q
-from patients.models import Encounter
+from fhir_api.search.refine import SearchSpec
+from patients.models import BedOccupancy, Encounter, Transfer
 
 ENCOUNTER_STATUS_CS = "http://hl7.org/fhir/encounter-status"
 
@@ -64,6 +66,13 @@ PARAMS = {
         f"The claim link code: {systems.MA_LK}|<MA_LK>.",
         "http://hl7.org/fhir/SearchParameter/clinical-identifier",
     ),
+    "location": SearchParam(
+        "location",
+        "reference",
+        "Location/dept-<id>, Location/ward-<id> or Location/bed-<id>: encounters that were "
+        "there at any time (department, transfers, bed occupancies).",
+        "http://hl7.org/fhir/SearchParameter/Encounter-location",
+    ),
 }
 
 _PERIOD = period_range("started_at", "ended_at")
@@ -97,6 +106,19 @@ def _class_q(token: Token) -> Q:
     return Q(kind=kind) if kind else NOTHING
 
 
+def _location_q(raw: str) -> Q:
+    parsed = parse_location_id(reference_id(raw, "Location") or "")
+    if parsed is None:
+        return NOTHING
+    kind, pk = parsed
+    if kind == "dept":
+        moved_in = Transfer.objects.filter(encounter_id=OuterRef("pk"), to_department_id=pk)
+        return Q(department_id=pk) | Q(Exists(moved_in))
+    beds = BedOccupancy.objects.filter(encounter_id=OuterRef("pk"))
+    beds = beds.filter(bed_id=pk) if kind == "bed" else beds.filter(bed__ward_id=pk)
+    return Q(Exists(beds))
+
+
 def encounter_filter(qs: QuerySet[Encounter], criteria: list[Criterion]) -> QuerySet[Encounter]:
     """Apply the parsed criteria (values ORed within one, criteria ANDed)."""
     for c in criteria:
@@ -117,5 +139,14 @@ def encounter_filter(qs: QuerySet[Encounter], criteria: list[Criterion]) -> Quer
                 q |= _class_q(value)
             elif name == "identifier":
                 q |= token_code_q(value, systems.MA_LK, "claim_key", upper=True)
+            elif name == "location":
+                q |= _location_q(value)
         qs = qs.filter(q)
     return qs
+
+
+SPEC = SearchSpec(
+    filter=encounter_filter,
+    last_updated="updated_at",
+    sorts={"date": F("started_at"), "status": F("status")},
+)

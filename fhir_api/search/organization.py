@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from ehealth.core.models import Facility
 from fhir_api import systems
@@ -19,6 +20,7 @@ from fhir_api.search.common import (
     uses_folded,
 )
 from fhir_api.search.params import Criterion, Token
+from fhir_api.search.refine import SearchSpec
 
 PARAMS = {
     "identifier": SearchParam(
@@ -84,3 +86,7 @@ def organization_filter(qs: QuerySet[Facility], criteria: list[Criterion]) -> Qu
                 q |= _type_q(value)
         qs = qs.filter(q)
     return qs
+
+
+# Facilities carry no change time: no _lastUpdated (refused with a 400), sorted by name or id.
+SPEC = SearchSpec(filter=organization_filter, sorts={"name": Lower("name")})

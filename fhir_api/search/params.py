@@ -53,6 +53,11 @@ class SearchRequest:
     summary_count: bool = False
     after_id: int | None = None
     ignored: list[str] = field(default_factory=list)
+    includes: list[tuple[str, str, str]] = field(default_factory=list)  # (type, param, target)
+    revincludes: list[tuple[str, str, str]] = field(default_factory=list)
+    elements: tuple[str, ...] = ()
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (key, descending)
+    total: bool = False  # `_total=accurate|estimate`: count the matches
     echo: list[tuple[str, str]] = field(default_factory=list)  # what the self/next links repeat
 
 
@@ -120,19 +125,26 @@ def date_q(value: DateValue, r: RangeLookups) -> Q:
 
 
 _STRING_MODIFIERS = ("", "exact", "contains")
-_TOKEN_MODIFIERS = ("",)
+_TOKEN_MODIFIERS = ("", "not")
 _DATE_MODIFIERS = ("",)
 _MODIFIERS = {"string": _STRING_MODIFIERS, "token": _TOKEN_MODIFIERS, "date": _DATE_MODIFIERS}
 
 
-def cursor_encode(after_id: int) -> str:
-    return signing.dumps(after_id, salt=_CURSOR_SALT, compress=False)
+def cursor_encode(after) -> str:
+    """A signed cursor: the last row's id, or [sort values..., id] of a sorted search."""
+    return signing.dumps(after, salt=_CURSOR_SALT, compress=False)
 
 
-def cursor_decode(raw: str) -> int:
+def cursor_decode(raw: str):
     try:
-        return int(signing.loads(raw, salt=_CURSOR_SALT))
+        value = signing.loads(raw, salt=_CURSOR_SALT)
     except (signing.BadSignature, TypeError, ValueError):
+        raise BadRequest("Invalid paging cursor.", expression="_cursor") from None
+    if isinstance(value, list):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
         raise BadRequest("Invalid paging cursor.", expression="_cursor") from None
 
 
@@ -144,6 +156,11 @@ def parse_search(
     for key, raw in items:
         name, _, modifier = key.partition(":")
         if name in CONTROL_PARAMS:
+            if modifier:
+                if lenient:
+                    req.ignored.append(key)
+                    continue
+                raise BadRequest(f"'{key}' is not supported (no modifiers here).", expression=key)
             _control(req, name, raw)
             continue
         param = params.get(name)
@@ -181,4 +198,35 @@ def _control(req: SearchRequest, name: str, raw: str) -> None:
             raise BadRequest(f"_summary={raw} is not supported.", expression="_summary")
     elif name == "_cursor":
         req.after_id = cursor_decode(raw)
+    elif name in ("_include", "_revinclude"):
+        parts = raw.split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise BadRequest(
+                f"{name}={raw}: expected Type:search-parameter[:TargetType].", expression=name
+            )
+        target = parts[2] if len(parts) == 3 else ""
+        (req.includes if name == "_include" else req.revincludes).append(
+            (parts[0], parts[1], target)
+        )
+        req.echo.append((name, raw))
+    elif name == "_sort":
+        keys = [k.strip() for k in raw.split(",") if k.strip()]
+        if not keys:
+            raise BadRequest("_sort needs at least one key.", expression="_sort")
+        req.sort = [(k.removeprefix("-"), k.startswith("-")) for k in keys]
+        req.echo.append(("_sort", raw))
+    elif name == "_total":
+        if raw not in ("none", "estimate", "accurate"):
+            raise BadRequest("_total is none, estimate or accurate.", expression="_total")
+        req.total = raw != "none"
+        req.echo.append(("_total", raw))
+    elif name == "_elements":
+        wanted = tuple(e.strip() for e in raw.split(",") if e.strip())
+        if not wanted or not all(re.fullmatch(r"[a-zA-Z][a-zA-Z0-9]*", e) for e in wanted):
+            raise BadRequest(
+                "_elements takes a comma-separated list of top-level element names.",
+                expression="_elements",
+            )
+        req.elements = tuple(dict.fromkeys((*req.elements, *wanted)))
+        req.echo.append(("_elements", raw))
     # _format and _pretty: handled by the response (JSON only)

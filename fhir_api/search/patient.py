@@ -11,17 +11,29 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from django.db.models import Exists, F, Func, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import (
+    CharField,
+    DateField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Lower
 
 from fhir_api import systems
 from fhir_api.mappers.patient import INPUT_FIELD_OF_URI, SEX_OF_GENDER
 from fhir_api.outcomes import BadRequest
 from fhir_api.registry import SearchParam
 from fhir_api.search.params import Criterion, RangeLookups, Token, date_q
+from fhir_api.search.refine import SearchSpec
 from patients.choices import IdentifierSystem
 from patients.models import Patient, PatientIdentifier
-from patients.normalize import name_words
+from patients.normalize import name_words, normalize_phone
 from patients.validation import IDENTIFIER_FIELDS
 
 _DOMAIN_SYSTEM = {uri: IDENTIFIER_FIELDS[name] for uri, name in INPUT_FIELD_OF_URI.items()}
@@ -67,9 +79,86 @@ PARAMS = {
         "male | female | unknown",
         "http://hl7.org/fhir/SearchParameter/individual-gender",
     ),
+    "phone": SearchParam(
+        "phone",
+        "token",
+        "The patient's phone number, any writing (0905 123 456, +84905123456).",
+        "http://hl7.org/fhir/SearchParameter/individual-phone",
+    ),
+    "address": SearchParam(
+        "address",
+        "string",
+        "Any part of the address (line, commune, province, the old address), diacritics "
+        "ignored: each word starts a word; :contains, :exact (the line as written).",
+        "http://hl7.org/fhir/SearchParameter/individual-address",
+        ("exact", "contains"),
+    ),
+    "address-city": SearchParam(
+        "address-city",
+        "string",
+        "The commune or ward (address.city), diacritics ignored; :exact.",
+        "http://hl7.org/fhir/SearchParameter/individual-address-city",
+        ("exact", "contains"),
+    ),
+    "address-state": SearchParam(
+        "address-state",
+        "string",
+        "The province or centrally-run city (address.state), diacritics ignored; :exact.",
+        "http://hl7.org/fhir/SearchParameter/individual-address-state",
+        ("exact", "contains"),
+    ),
 }
 
 _FOLDED = Func(Lower(F("full_name")), function="f_unaccent")
+
+
+def _fold(*fields: str) -> Func:
+    """lower() without diacritics of the fields joined by spaces (NULLs as empty)."""
+    parts = []
+    for name in fields:
+        parts += [Coalesce(F(name), Value("")), Value(" ")]
+    return Func(Lower(Concat(*parts, output_field=CharField())), function="f_unaccent")
+
+
+# Address parts (annotated only when an address parameter is searched).
+_ADDRESS_ANNOTATIONS = {
+    "_addr": ("address_line", "commune__name", "province__name", "legacy_address"),
+    "_addr_city": ("commune__name",),
+    "_addr_state": ("province__name",),
+}
+_ADDRESS_PARAM = {"address": "_addr", "address-city": "_addr_city", "address-state": "_addr_state"}
+_ADDRESS_EXACT = {
+    "address": ("address_line", "commune__name", "province__name", "legacy_address"),
+    "address-city": ("commune__name",),
+    "address-state": ("province__name",),
+}
+
+
+def _address_q(name: str, modifier: str, value: str) -> Q:
+    if modifier == "exact":
+        q = Q(pk__in=[])
+        for field in _ADDRESS_EXACT[name]:
+            q |= Q(**{field: value.strip()})
+        return q
+    words = name_words(value)
+    if not words:
+        raise BadRequest(f"'{name}' needs letters or digits.", expression=name)
+    column = _ADDRESS_PARAM[name]
+    if modifier == "contains":
+        return Q(**{f"{column}__contains": " ".join(words)})
+    q = Q()
+    for word in words:  # letters and digits only: safe inside the pattern
+        q &= Q(**{f"{column}__regex": rf"(^|[^a-z0-9]){word}"})
+    return q
+
+
+def _phone_q(token: Token) -> Q:
+    if token.system not in (None, "phone"):
+        return Q(pk__in=[])
+    phone = normalize_phone(token.code or "")
+    if not phone:
+        return Q(pk__in=[])
+    return Q(phone=phone)
 
 
 def _identifier_q(token: Token) -> Q:
@@ -161,8 +250,12 @@ def _id_q(token: Token) -> Q:
 
 def patient_filter(qs: QuerySet[Patient], criteria: list[Criterion]) -> QuerySet[Patient]:
     """Apply the parsed criteria (values ORed within one, criteria ANDed)."""
-    if any(c.param.type == "string" and c.modifier != "exact" for c in criteria):
+    if any(c.param.name in ("name", "family", "given") and c.modifier != "exact" for c in criteria):
         qs = qs.annotate(_folded=_FOLDED)
+    for c in criteria:
+        if c.param.name in _ADDRESS_PARAM and c.modifier != "exact":
+            column = _ADDRESS_PARAM[c.param.name]
+            qs = qs.annotate(**{column: _fold(*_ADDRESS_ANNOTATIONS[column])})
     for c in criteria:
         q = Q(pk__in=[])
         for value in c.values:
@@ -176,5 +269,36 @@ def patient_filter(qs: QuerySet[Patient], criteria: list[Criterion]) -> QuerySet
                 q |= _gender_q(value)
             elif c.param.name == "birthdate":
                 q |= date_q(value, _BIRTH)
+            elif c.param.name == "phone":
+                q |= _phone_q(value)
+            elif c.param.name in _ADDRESS_PARAM:
+                q |= _address_q(c.param.name, c.modifier, value)
         qs = qs.filter(q)
     return qs
+
+
+def _last_updated():
+    """meta.lastUpdated: the record's change or its kept FHIR elements', whichever is later."""
+    from fhir_api.models import ResourceExtra
+
+    kept = ResourceExtra.objects.filter(
+        resource_type="Patient", resource_id=Cast(OuterRef("pk"), CharField())
+    ).values("updated_at")[:1]
+    return Greatest(F("updated_at"), Coalesce(Subquery(kept), F("updated_at")))
+
+
+SPEC = SearchSpec(
+    filter=patient_filter,
+    last_updated=_last_updated(),
+    sorts={
+        "name": Lower("full_name"),
+        "family": Lower("full_name"),
+        "birthdate": Coalesce(
+            F("birth_date"),
+            Func(F("birth_year"), Value(1), Value(1), function="make_date"),
+            Value(date(1, 1, 1)),
+            output_field=DateField(),
+        ),
+        "gender": F("sex"),
+    },
+)

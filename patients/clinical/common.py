@@ -36,6 +36,8 @@ VERSIONED_ACTIONS = (
     "encounter.cancel",
     "encounter.discharge",
     "diagnosis.set",
+    "diagnosis.add",  # patients.clinical.diagnoses: one diagnosis at a time
+    "diagnosis.void",
 )
 
 

@@ -1,6 +1,7 @@
 """Reception: open an outpatient visit, check the card as typed, issue a queue number.
 
-Rules: the visit is MA_LOAI_KCB 01, ARRIVED, started now. Registered-facility and referral visits
+Rules: the visit is MA_LOAI_KCB 01, ARRIVED, started now (or at an earlier instant of the
+same local day given by a partner system). Registered-facility and referral visits
 are insurance routes and need a card; a referral also needs its paper number and the sending
 facility's code; emergency and self-referred patients may come without a card. A patient found
 city-wide gets a record number here first (`patient_enroll`). Queue numbers are per room and
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -54,6 +55,7 @@ OUTPATIENT_ARRIVALS = (
     ArrivalMode.FOLLOW_UP,
 )
 CARD_REQUIRED = (ArrivalMode.REGISTERED, ArrivalMode.REFERRAL)
+CLOCK_SKEW = timedelta(minutes=5)  # "now" typed on a slow clock is not "in the future"
 
 
 @dataclass
@@ -70,6 +72,9 @@ class CheckInInput:
     insurance_card_valid_to: date | None = None
     registered_facility_code: str = ""
     reason: str = ""
+    # When the patient arrived; None = now. A partner system (FHIR) may give an earlier instant
+    # of the same local day (the queue is the day's); never one in the future.
+    started_at: datetime | None = None
 
 
 def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
@@ -92,9 +97,23 @@ def _facility_code(value: str) -> str:
     return clean_text(value).upper()
 
 
+def _start_errors(started_at, now) -> list[str]:
+    """An arrival instant given by the caller: aware, not in the future, today (local)."""
+    if not isinstance(started_at, datetime) or timezone.is_naive(started_at):
+        return [_("Thời điểm đến không hợp lệ.")]
+    if started_at > now + CLOCK_SKEW:
+        return [_("Thời điểm đến không được ở tương lai.")]
+    if local_day(started_at) != local_day(now):
+        return [_("Chỉ tiếp đón lượt khám đến trong ngày hôm nay.")]
+    return []
+
+
 def checkin_validate(*, facility: Facility, data: CheckInInput, on: date, patient=None):
     """Check the reception form; returns (room, card_check) or raises ValidationError."""
     errors: dict[str, list[str]] = {}
+    if data.started_at is not None:
+        for message in _start_errors(data.started_at, timezone.now()):
+            _add(errors, "started_at", message)
     room = _room_at(facility, data.room_id)
     if room is None:
         _add(errors, "room_id", _("Chọn một phòng khám đang hoạt động của cơ sở."))
@@ -184,6 +203,7 @@ def encounter_check_in(*, actor, facility: Facility, data: CheckInInput) -> Enco
 
 
 def _check_in_write(*, actor, facility, data, patient, room, card, now) -> Encounter:
+    started_at = min(data.started_at or now, now)
     if not has_record_at(patient, facility):  # found city-wide: a record number here first
         patient_enroll(actor=actor, facility=facility, patient=patient)
     encounter = Encounter.objects.create(
@@ -205,7 +225,7 @@ def _check_in_write(*, actor, facility, data, patient, room, card, now) -> Encou
         else _facility_code(data.registered_facility_code),
         card_check_status=card.status if card else "",
         reason=clean_text(data.reason),
-        started_at=now,
+        started_at=started_at,
         created_by=actor,
     )
     ticket = queue_ticket_issue(encounter=encounter, room=room, at=now)

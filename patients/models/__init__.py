@@ -19,6 +19,7 @@ from patients.models.registry import (
     PatientIdentifier,
     PatientMerge,
     PatientUserObjectPermission,
+    PatientVersion,
     RecordNumberCounter,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "PatientIdentifier",
     "PatientMerge",
     "PatientUserObjectPermission",
+    "PatientVersion",
     "Prescription",
     "PrescriptionItem",
     "ProgressNote",

@@ -93,6 +93,7 @@ class Patient(models.Model):
         indexes = [
             models.Index(fields=["birth_year"], name="patient_birth_year"),
             models.Index(fields=["phone"], name="patient_phone"),
+            models.Index(fields=["updated_at", "id"], name="patient_updated_at"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -111,6 +112,84 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk}"  # no PHI in logs and exception messages
+
+
+class PatientVersion(models.Model):
+    """A past version of a patient's record, kept when the next version replaces it.
+
+    `data` holds the registry fields (`FIELDS`) and `identifiers` the live identifiers
+    (`{"system", "value", "facility_id"}`) as they were; `valid_from` is when that version was
+    made (the record's `updated_at` then); `recorded_at` and `recorded_by` say when and by whom it
+    was replaced. The current version is the Patient row itself, so a record never changed (a
+    bulk seed) has no row here. Written by `patients.versions` inside the writing service.
+    """
+
+    FIELDS = (
+        "full_name",
+        "birth_date",
+        "birth_year",
+        "sex",
+        "ethnicity_code",
+        "nationality_code",
+        "occupation",
+        "occupation_code",
+        "phone",
+        "address_scheme",
+        "address_line",
+        "province_id",
+        "commune_id",
+        "legacy_address",
+        "emergency_contact_name",
+        "emergency_contact_phone",
+        "emergency_contact_relation",
+        "status",
+        "merged_into_id",
+    )
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="past_versions")
+    version = models.PositiveIntegerField()
+    data = models.JSONField()
+    identifiers = models.JSONField(default=list)
+    valid_from = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["patient", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "version"], name="patient_version_unique")
+        ]
+        indexes = [
+            models.Index(fields=["valid_from", "id"], name="patient_version_valid_from"),
+        ]
+        verbose_name = _("phiên bản cũ của hồ sơ")
+        verbose_name_plural = _("phiên bản cũ của hồ sơ")
+
+    def __str__(self) -> str:
+        return f"#{self.patient_id} v{self.version}"
+
+    def as_patient(self) -> Patient:
+        """The record as it was (unsaved; its relations are not loaded)."""
+        patient = Patient(pk=self.patient_id, version=self.version, updated_at=self.valid_from)
+        for name in self.FIELDS:
+            field = Patient._meta.get_field(name.removesuffix("_id"))
+            value = self.data.get(name)
+            setattr(patient, field.attname, None if value is None else field.to_python(value))
+        return patient
+
+    def as_identifiers(self) -> list[PatientIdentifier]:
+        """The live identifiers as they were (unsaved; `facility_id` set, not `facility`)."""
+        return [
+            PatientIdentifier(
+                patient_id=self.patient_id,
+                system=i["system"],
+                value=i["value"],
+                facility_id=i.get("facility_id"),
+            )
+            for i in self.identifiers
+        ]
 
 
 class PatientIdentifier(models.Model):

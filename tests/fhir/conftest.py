@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from urllib.parse import urlencode
 
 import pytest
+from django.core.handlers.base import BaseHandler
 from django.test import Client
 
 from fhir_api.clients import fhir_client_register
 from fhir_api.fhir import validate
+from tests.fhir import schema
 
 BASE = "/fhir/R4/"
 FHIR_JSON = "application/fhir+json"
@@ -52,6 +55,9 @@ class Api:
             BASE + path, json.dumps(body), content_type=FHIR_JSON, **self._headers(headers)
         )
 
+    def delete(self, path: str, **headers):
+        return self.http.delete(BASE + path, **self._headers(headers))
+
     def search_post(self, path: str, form: dict, **headers):
         return self.http.post(
             BASE + path,
@@ -66,6 +72,46 @@ def body(response) -> dict:
     data = json.loads(response.content)
     validate(data)
     return data
+
+
+class SchemaViolation(AssertionError):
+    """A FHIR response body the official R4 JSON schema refuses."""
+
+
+@pytest.fixture(autouse=True)
+def _fhir_schema_check(monkeypatch):
+    """Every FHIR response produced by a test (any client, any status, a live server's too) is
+    checked against the official FHIR R4 JSON schema (`tests/fhir/schema.py`).
+
+    A refused body fails the request's call in the test; one answered to another thread (a live
+    server) fails the test at teardown. A missing schema package fails every test, never skips.
+    """
+    try:
+        schema.validator()
+    except schema.SchemaMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    late: list[str] = []
+    original = BaseHandler.get_response
+
+    def get_response(self, request):
+        response = original(self, request)
+        if request.path.startswith(BASE) and not response.streaming:
+            where = f"{request.method} {request.get_full_path()} -> {response.status_code}"
+            errors = schema.check_body(response.content, response.get("Content-Type", ""), where)
+            if errors and threading.current_thread() is threading.main_thread():
+                raise SchemaViolation(
+                    "FHIR response refused by the official R4 JSON schema:\n  "
+                    + "\n  ".join(errors)
+                )
+            late.extend(errors)
+        return response
+
+    monkeypatch.setattr(BaseHandler, "get_response", get_response)
+    yield
+    if late:
+        pytest.fail(
+            "FHIR responses refused by the official R4 JSON schema:\n  " + "\n  ".join(late)
+        )
 
 
 @pytest.fixture

@@ -48,3 +48,38 @@ def test_disabled_client_is_refused(api):
     api.registered.client.is_active = False
     api.registered.client.save()
     assert api.get("Patient").status_code == 403
+
+
+def test_command_gives_the_client_the_roles_asked(facility):
+    out = io.StringIO()
+    call_command(
+        "fhir_client_create",
+        facility=facility.code,
+        scopes="system/*.cruds",
+        roles="receptionist,doctor,nurse",
+        stdout=out,
+    )
+    values = dict(line.split("=", 1) for line in out.getvalue().splitlines() if "=" in line)
+    user = FhirClient.objects.get(application__client_id=values["client_id"]).application.user
+    roles = set(user.memberships.filter(facility=facility).values_list("role", flat=True))
+    assert roles == {"receptionist", "doctor", "nurse"}
+    # the doctor role is what lets the client examine and record diagnoses
+    from ehealth.core import permissions
+
+    assert permissions.has_perm_anywhere(user, "patients.examine_encounter")
+
+
+def test_a_client_is_never_given_an_administrative_role(facility):
+    with pytest.raises(CommandError):
+        call_command(
+            "fhir_client_create", facility=facility.code, scopes="system/*.rs", roles="unit_admin"
+        )
+    assert FhirClient.objects.count() == 0
+
+
+def test_by_default_a_client_is_a_receptionist(register_client, facility):
+    from ehealth.core import permissions
+
+    user = register_client(facility).client.application.user
+    assert list(user.memberships.values_list("role", flat=True)) == ["receptionist"]
+    assert not permissions.has_perm_anywhere(user, "patients.examine_encounter")

@@ -275,8 +275,15 @@ def test_every_access_is_audited_per_patient(api, dx):
 def test_capability_statement_lists_condition():
     data = body(Api(None).get("metadata"))
     (cond,) = [r for r in data["rest"][0]["resource"] if r["type"] == "Condition"]
-    assert {i["code"] for i in cond["interaction"]} == {"read", "search-type"}
+    assert {i["code"] for i in cond["interaction"]} == {
+        "read",
+        "vread",
+        "search-type",
+        "create",
+        "delete",
+    }
     assert {p["name"] for p in cond["searchParam"]} == {
+        "_lastUpdated",
         "_id",
         "patient",
         "subject",
@@ -308,4 +315,4 @@ def test_search_page_runs_a_constant_number_of_queries(
     with django_assert_max_num_queries(small):
         response = api.get("Condition", {"_count": 100})
     assert small_rows == 4 and len(body(response)["entry"]) == 4 + 24
-    assert small <= 10  # token, client, permissions, page (with the encounter), audit
+    assert small <= 11  # token, client, permissions, page (with the encounter), kept, audit

@@ -217,6 +217,7 @@ def test_capability_statement_lists_coverage():
     (cov,) = [r for r in data["rest"][0]["resource"] if r["type"] == "Coverage"]
     assert {i["code"] for i in cov["interaction"]} == {"read", "search-type"}
     assert {p["name"] for p in cov["searchParam"]} == {
+        "_lastUpdated",
         "_id",
         "patient",
         "beneficiary",

@@ -204,9 +204,9 @@ def test_repeated_date_is_anded(api, visits):
 
 def test_bad_date_and_unknown_parameter_are_400(api):
     assert api.get("Encounter", {"date": "yesterday"}).status_code == 400
-    response = api.get("Encounter", {"location": "Location/dept-1"})
+    response = api.get("Encounter", {"reason-code": "R51"})
     assert response.status_code == 400
-    assert body(response)["issue"][0]["expression"] == ["location"]
+    assert body(response)["issue"][0]["expression"] == ["reason-code"]
 
 
 def test_encounter_paging_follows_the_cursor(api, visits):
@@ -277,8 +277,16 @@ def test_every_access_is_audited_per_patient(api, visits):
 def test_capability_statement_lists_encounter():
     data = body(Api(None).get("metadata"))
     (enc,) = [r for r in data["rest"][0]["resource"] if r["type"] == "Encounter"]
-    assert {i["code"] for i in enc["interaction"]} == {"read", "search-type"}
+    assert {i["code"] for i in enc["interaction"]} == {
+        "read",
+        "vread",
+        "search-type",
+        "create",
+        "update",
+    }
     assert {p["name"] for p in enc["searchParam"]} == {
+        "_lastUpdated",
+        "location",
         "_id",
         "patient",
         "subject",
@@ -328,7 +336,7 @@ def test_search_page_runs_a_constant_number_of_queries(
     with django_assert_max_num_queries(small):
         response = api.get("Encounter", {"_count": 100})
     assert small_rows == 4 and len(body(response)["entry"]) == 4 + 24
-    assert small <= 12  # token, client, permissions (5), page, transfers, beds, audit
+    assert small <= 13  # token, client, permissions (5), page, transfers, beds, kept, audit
 
 
 def test_post_search_is_the_same_search(api, visits):

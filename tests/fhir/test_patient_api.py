@@ -81,12 +81,13 @@ def test_client_of_another_unit_gets_404_unless_shared(api_for, facility, other_
     assert other.get(f"Patient/{patient.pk}").status_code == 200
 
 
-def test_vread_serves_the_current_version_only(api, facility):
+def test_vread_of_the_current_and_an_unknown_version(api, facility):
+    # (old versions: tests/fhir/test_history_api.py)
     patient = make_patient(facility)
     assert api.get(f"Patient/{patient.pk}/_history/1").status_code == 200
     response = api.get(f"Patient/{patient.pk}/_history/0")
     assert response.status_code == 404
-    assert issue(response)["expression"] == ["versionId"]
+    assert issue(response)["expression"] == ["meta.versionId"]
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -307,14 +308,15 @@ def test_update_of_a_shared_patient_is_forbidden(api_for, facility, other_facili
 # --- other statuses ----------------------------------------------------------------------------
 
 
-def test_delete_is_not_allowed(api, facility):
+def test_patch_is_not_allowed(api, facility):
+    # (DELETE is a void: tests/fhir/test_delete_api.py)
     patient = make_patient(facility)
-    response = api.http.delete(
+    response = api.http.patch(
         f"/fhir/R4/Patient/{patient.pk}", HTTP_AUTHORIZATION=f"Bearer {api.token}"
     )
     assert response.status_code == 405
-    assert "GET" in response["Allow"]
-    assert Patient.objects.filter(pk=patient.pk).exists()
+    assert response["Allow"] == "DELETE, GET, PUT"
+    assert Patient.objects.get(pk=patient.pk).version == 1
 
 
 def test_unknown_resource_type_is_404(api):
@@ -589,9 +591,12 @@ def test_capability_statement_lists_only_what_is_implemented():
     assert {i["code"] for i in patient["interaction"]} == {
         "read",
         "vread",
+        "history-instance",
+        "history-type",
         "search-type",
         "create",
         "update",
+        "delete",
     }
     assert {p["name"] for p in patient["searchParam"]} == {
         "_id",
@@ -601,5 +606,10 @@ def test_capability_statement_lists_only_what_is_implemented():
         "given",
         "birthdate",
         "gender",
+        "phone",
+        "address",
+        "address-city",
+        "address-state",
+        "_lastUpdated",
     }
     assert patient["conditionalCreate"] is True

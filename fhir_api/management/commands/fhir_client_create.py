@@ -17,14 +17,23 @@ class Command(BaseCommand):
             "--scopes", required=True, help='Phạm vi SMART v2, ví dụ "system/Patient.rs".'
         )
         parser.add_argument("--name", default="", help="Tên hệ thống đối tác.")
+        parser.add_argument(
+            "--roles",
+            default="receptionist",
+            help="Vai trò của tài khoản dịch vụ tại cơ sở, cách nhau bởi dấu phẩy: receptionist "
+            "(mặc định), doctor, nurse (ghi sinh hiệu, chẩn đoán, khám, nhập viện).",
+        )
 
-    def handle(self, *args, facility, scopes, name, **options):
+    def handle(self, *args, facility, scopes, name, roles, **options):
         unit = Facility.objects.filter(code=facility).first()
         if unit is None:
             raise CommandError(f"Không có cơ sở mã {facility}.")
         try:
             registered = fhir_client_register(
-                facility=unit, name=name or f"FHIR client {facility}", scopes=scopes
+                facility=unit,
+                name=name or f"FHIR client {facility}",
+                scopes=scopes,
+                roles=tuple(r.strip() for r in roles.split(",") if r.strip()),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
