@@ -287,37 +287,60 @@ def _transaction(call: Call, entries: list[Entry]) -> dict[str, Any]:
     mapping: dict[str, str] = {}
     results: dict[int, FhirResult] = {}
     with transaction.atomic():
-        for step in _steps(order):
-            for entry in step:
-                if entry.resource is not None:
-                    entry.resource = _resolve(
-                        entry, entry.resource, mapping, path=f"{entry.path}.resource"
-                    )
-            try:
-                outcome = _run_step(call, step)
-            except Exception as exc:  # noqa: BLE001 - answered for the whole transaction
-                entry = step[getattr(exc, "batch_index", 0)] if len(step) > 1 else step[0]
-                provider = registry.get(entry.resource_type).provider
-                error = outcome_for_exception(
-                    exc, field_paths=getattr(provider, "field_paths", None)
-                )
-                raise _at_entry(error, entry) from exc
-            for entry, result in zip(step, outcome, strict=True):
-                results[entry.index] = result
-                if entry.interaction == "create" and entry.full_url:
-                    created = _created_reference(result)
-                    if created is None:
-                        raise FhirError(
-                            f"{entry.path}: the created resource's id is unknown.",
-                            status=500,
-                            code="exception",
-                        )
-                    mapping[entry.full_url] = created
+        call.deferred = []
+        try:
+            _transaction_steps(call, order, mapping, results)
+        finally:
+            call.deferred = None
     return {
         "resourceType": "Bundle",
         "type": "transaction-response",
         "entry": [_response_entry(results[e.index], call) for e in entries],
     }
+
+
+def _deferred_run(call: Call) -> None:
+    """Run the work the batches handed over (`Call.deferred`: record and queue numbers, given
+    under their unit's and rooms' row locks, so late that those are held only until the
+    commit); before any entry that might read what it writes, and at the end."""
+    work, call.deferred = call.deferred, []
+    try:
+        for item in work:
+            item()
+    except Exception as exc:  # noqa: BLE001 - answered for the whole transaction
+        raise outcome_for_exception(exc) from exc
+
+
+def _transaction_steps(
+    call: Call, order: list[Entry], mapping: dict[str, str], results: dict[int, FhirResult]
+) -> None:
+    for step in _steps(order):
+        if call.deferred and step[0].interaction != "create":
+            _deferred_run(call)
+        for entry in step:
+            if entry.resource is not None:
+                entry.resource = _resolve(
+                    entry, entry.resource, mapping, path=f"{entry.path}.resource"
+                )
+        try:
+            outcome = _run_step(call, step)
+        except Exception as exc:  # noqa: BLE001 - answered for the whole transaction
+            entry = step[getattr(exc, "batch_index", 0)] if len(step) > 1 else step[0]
+            provider = registry.get(entry.resource_type).provider
+            error = outcome_for_exception(exc, field_paths=getattr(provider, "field_paths", None))
+            raise _at_entry(error, entry) from exc
+        for entry, result in zip(step, outcome, strict=True):
+            results[entry.index] = result
+            if entry.interaction == "create" and entry.full_url:
+                created = _created_reference(result)
+                if created is None:
+                    raise FhirError(
+                        f"{entry.path}: the created resource's id is unknown.",
+                        status=500,
+                        code="exception",
+                    )
+                mapping[entry.full_url] = created
+    _deferred_run(call)
 
 
 def _batchable(entry: Entry) -> bool:

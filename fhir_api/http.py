@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.http import http_date
 
 from fhir_api.auth import Principal
-from fhir_api.fhir import ACCEPTED_JSON, CONTENT_TYPE, PydanticValidationError, dump, validate
+from fhir_api.fhir import ACCEPTED_JSON, CONTENT_TYPE, PydanticValidationError, validate
 from fhir_api.outcomes import BadRequest, NotAcceptable, UnsupportedMediaType, pydantic_issues
 
 _ETAG_RE = re.compile(r'^(?:W/)?"?(\d+)"?$')
@@ -27,6 +28,9 @@ class Call:
     principal: Principal
     base_url: str  # ends with "/"
     prefer: dict[str, str] = field(default_factory=dict)
+    # Inside a transaction Bundle: work a batch hands over to run at the end of the transaction
+    # (numbering under a shared row lock, held then only until the commit); None elsewhere.
+    deferred: list[Callable[[], None]] | None = None
 
     @property
     def lenient(self) -> bool:
@@ -110,11 +114,32 @@ def read_json_object(request, resource_type: str) -> dict[str, Any]:
 
 def read_body(request, resource_type: str) -> dict[str, Any]:
     """The request body as a resource of `resource_type`, validated (400/415 otherwise)."""
-    data = read_json_object(request, resource_type)
+    return validated(read_json_object(request, resource_type), resource_type)
+
+
+def validated(data: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    """A resource (a request body, a Bundle entry's) validated as R4 `resource_type` (400), as
+    the validated model would dump it: the data itself without empty elements (null, [], {}),
+    which is what `dump` gives back for a valid resource, at a fifth of its cost (a transaction
+    Bundle validates every entry)."""
     try:
-        return dump(validate(data, resource_type))
+        validate(data, resource_type)
     except PydanticValidationError as exc:
         raise BadRequest(issues=pydantic_issues(exc, resource_type)) from None
+    return _pruned(data)
+
+
+def _pruned(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = _pruned(item)
+            if item is not None and item != [] and item != {}:
+                out[key] = item
+        return out
+    if isinstance(value, list):
+        return [_pruned(item) for item in value]  # a null keeps a primitive's place (`_given`)
+    return value
 
 
 def replay_call(

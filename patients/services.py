@@ -9,6 +9,7 @@ in `patients.validation`, merging in `patients.merging`; everything is importabl
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -286,8 +287,9 @@ class DuplicateInBatch(ValueError):
 
 
 class BatchItemError(Exception):
-    """`patient_register_many` refused one item of the batch: `error` is what `patient_register`
-    would have raised for it (nothing of the batch was written)."""
+    """A batch service (`patient_register_many`, `encounter_check_in_many`, `vitals_record_many`,
+    `diagnosis_add_many`) refused item `index`: `error` is what the one-item service would have
+    raised for it (nothing of the batch was written)."""
 
     def __init__(self, index: int, error: Exception):
         super().__init__(str(error))
@@ -320,7 +322,12 @@ def _taken_identifiers(
 
 @transaction.atomic
 def patient_register_many(
-    *, actor, facility: Facility, datas: list[PatientInput], allow_similar: bool = False
+    *,
+    actor,
+    facility: Facility,
+    datas: list[PatientInput],
+    allow_similar: bool = False,
+    defer=None,
 ) -> list[Patient]:
     """`patient_register` for each item, all or nothing, in a constant number of statements (the
     batch of a partner's transaction): the same permission, validation, identifier and similarity
@@ -329,7 +336,8 @@ def patient_register_many(
     The first item (in order) that `patient_register` would refuse is raised as BatchItemError,
     with the error it would have raised. Two items holding the same identifier are refused at the
     second with DuplicateInBatch: register them one by one (the second then names the first's
-    record).
+    record). `defer`: the record numbers are given by work handed to it, which the caller runs at
+    the end of its transaction (`_record_numbers_insert`).
     """
     require_perm(actor, "patients.add_patient", facility)
     if not datas:
@@ -371,7 +379,7 @@ def patient_register_many(
         for patient, w in zip(patients, wanted, strict=True)
         for system, (value, _field) in w.items()
     ]
-    mrns = _record_numbers_insert(patients, facility, rows, wanted)
+    mrns = _record_numbers_insert(patients, facility, rows, wanted, defer=defer)
     audit_record_each(
         actor=actor,
         action="patient.create",
@@ -398,45 +406,97 @@ def _record_numbers_insert(
     facility: Facility,
     rows: list[PatientIdentifier],
     wanted: list[dict[str, tuple[str, str]]],
+    *,
+    defer=None,
 ) -> list[PatientIdentifier]:
     """Insert the batch's identifiers with a record number per patient at `facility` (one block of
     serials reserved), in one savepoint; as `_insert_identifiers` and `_record_number_issue` do for
     one patient: a concurrent registration that won a city-wide identifier is refused at its item,
-    a record number written without the counter moves the counter on and the block is retried."""
+    a record number written without the counter moves the counter on and the block is retried.
+
+    `defer` (a list's `append`, from a caller whose transaction goes on after the batch): the
+    record-number rows are written now with a placeholder value (the patient is enrolled here, so
+    seen by this unit, from now on) and given their numbers by the work handed to `defer`, which
+    the caller runs at the end of its transaction. The unit's counter row is then locked only from
+    there to the commit, not while the rest of the transaction runs (a partner's Bundle of
+    patients and their visits): numbers stay consecutive and are never lost to a rollback.
+    """
+    if defer is not None:
+        mrns = _record_number_rows(patients, facility, [f"~{p.pk}" for p in patients])
+        _batch_identifiers_insert(patients, [*rows, *mrns], wanted)
+        defer(partial(_record_numbers_assign, mrns, facility))
+        return mrns
     for _attempt in range(3):
         last = record_numbers_reserve(facility=facility, count=len(patients))
-        mrns = [
-            PatientIdentifier(
-                patient=patient,
-                system=IdentifierSystem.MRN,
-                value=record_number_format(facility.code, last - len(patients) + 1 + i),
-                facility=facility,
-            )
-            for i, patient in enumerate(patients)
-        ]
+        first = last - len(patients) + 1
+        values = [record_number_format(facility.code, first + i) for i in range(len(patients))]
+        mrns = _record_number_rows(patients, facility, values)
         try:
-            with transaction.atomic():
-                PatientIdentifier.objects.bulk_create([*rows, *mrns])
+            _batch_identifiers_insert(patients, [*rows, *mrns], wanted)
         except IntegrityError as exc:
-            name = _constraint_name(exc)
-            if name == "identifier_city_unique":
-                ours = tuple(p.pk for p in patients)
-                taken = _taken_identifiers(wanted, exclude_patient_ids=ours)
-                if taken:
-                    first = min(taken)
-                    raise BatchItemError(first, taken[first]) from exc
-                raise BatchItemError(  # the winner voided it meanwhile: ask to retry
-                    0,
-                    DuplicateIdentifierError(
-                        next(iter(wanted[0].values()))[1],
-                        _("Định danh vừa được đăng ký đồng thời cho hồ sơ khác. Vui lòng thử lại."),
-                    ),
-                ) from exc
-            if name != "identifier_mrn_unique_per_facility":
+            if _constraint_name(exc) != "identifier_mrn_unique_per_facility":
                 raise
             _record_number_counter_resync(facility)
             continue
         return mrns
+    raise DomainError(_("Không cấp được mã người bệnh tại cơ sở. Vui lòng thử lại."))
+
+
+def _record_number_rows(
+    patients: list[Patient], facility: Facility, values: list[str]
+) -> list[PatientIdentifier]:
+    return [
+        PatientIdentifier(patient=p, system=IdentifierSystem.MRN, value=v, facility=facility)
+        for p, v in zip(patients, values, strict=True)
+    ]
+
+
+def _batch_identifiers_insert(
+    patients: list[Patient], rows: list[PatientIdentifier], wanted: list[dict]
+) -> None:
+    """Insert in a savepoint; a city-wide identifier another registration holds is refused at
+    its item (BatchItemError). A record number taken is raised as is (IntegrityError)."""
+    try:
+        with transaction.atomic():
+            PatientIdentifier.objects.bulk_create(rows)
+    except IntegrityError as exc:
+        if _constraint_name(exc) != "identifier_city_unique":
+            raise
+        taken = _taken_identifiers(wanted, exclude_patient_ids=tuple(p.pk for p in patients))
+        if taken:
+            first = min(taken)
+            raise BatchItemError(first, taken[first]) from exc
+        raise BatchItemError(  # the winner voided it meanwhile: ask to retry
+            0,
+            DuplicateIdentifierError(
+                next(iter(wanted[0].values()))[1],
+                _("Định danh vừa được đăng ký đồng thời cho hồ sơ khác. Vui lòng thử lại."),
+            ),
+        ) from exc
+
+
+_ASSIGN = (
+    "UPDATE patients_patientidentifier AS i SET value = v.value "
+    "FROM unnest(%s::bigint[], %s::text[]) AS v(id, value) WHERE i.id = v.id"
+)
+
+
+def _record_numbers_assign(mrns: list[PatientIdentifier], facility: Facility) -> None:
+    """The deferred half of `_record_numbers_insert`: one block of serials reserved now, written
+    over the placeholders in one statement (retried past numbers written without the counter)."""
+    for _attempt in range(3):
+        last = record_numbers_reserve(facility=facility, count=len(mrns))
+        for i, mrn in enumerate(mrns):
+            mrn.value = record_number_format(facility.code, last - len(mrns) + 1 + i)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(_ASSIGN, [[m.pk for m in mrns], [m.value for m in mrns]])
+        except IntegrityError as exc:
+            if _constraint_name(exc) != "identifier_mrn_unique_per_facility":
+                raise
+            _record_number_counter_resync(facility)
+            continue
+        return
     raise DomainError(_("Không cấp được mã người bệnh tại cơ sở. Vui lòng thử lại."))
 
 

@@ -9,9 +9,11 @@ it learns it was withdrawn) but never returned by a search. Every access is audi
 Writes go through `patients.clinical.diagnoses` (one diagnosis at a time, with the examination's
 rules): create adds an ICD-10 diagnosis to an open encounter of the client's unit, delete voids
 one with a reason (`X-Reason`, else a sentence naming the client) and it then reads as
-`entered-in-error` (not 410: it stays readable). There is no update: a diagnosis changes only by
-being voided and recorded anew (the correction of a concluded visit replaces its whole set with a
-reason, on the visit page), so the registry does not list `update`.
+`entered-in-error` (not 410: it stays readable). The plain creates of a transaction are added
+together (`create_many`, a constant number of statements), exactly as one by one. There is no
+update: a diagnosis changes only by being voided and recorded anew (the correction of a concluded
+visit replaces its whole set with a reason, on the visit page), so the registry does not list
+`update`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from django.http import Http404
 from ehealth.core.audit import audit_record, audit_record_many
 from fhir_api import registry
 from fhir_api.extras import extras_apply, extras_diff
-from fhir_api.http import Call, FhirResult, etag, parse_etag, read_body, version_headers
+from fhir_api.http import (
+    Call,
+    FhirResult,
+    etag,
+    parse_etag,
+    read_body,
+    validated,
+    version_headers,
+)
 from fhir_api.mappers.condition import (
     FIELD_PATHS,
     ConditionInput,
@@ -37,7 +47,7 @@ from fhir_api.mappers.condition import (
     diagnosis_version,
 )
 from fhir_api.models import ResourceExtra
-from fhir_api.outcomes import Forbidden, NotFound, PreconditionFailed, Unprocessable
+from fhir_api.outcomes import FhirError, Forbidden, NotFound, PreconditionFailed, Unprocessable
 from fhir_api.providers import _writes
 from fhir_api.providers.base import search_detail, search_request, searchset
 from fhir_api.search import condition as condition_search
@@ -45,10 +55,16 @@ from fhir_api.search.common import int_id
 from fhir_api.search.refine import page as paged
 from fhir_api.search.refine import refine
 from patients.clinical.common import EncounterLocked
-from patients.clinical.diagnoses import diagnosis_add, diagnosis_void
+from patients.clinical.diagnoses import (
+    DiagnosisItem,
+    diagnosis_add,
+    diagnosis_add_many,
+    diagnosis_void,
+)
 from patients.clinical.selectors import encounter_visible_qs
 from patients.models import Diagnosis, Encounter
 from patients.selectors import patient_visible_qs
+from patients.services import BatchItemError
 
 TYPE = "Condition"
 NOT_PERMITTED = (
@@ -114,6 +130,45 @@ def _input(resource: dict[str, Any]) -> ConditionInput:
         return condition_from_fhir(resource)
     except MappingError as exc:
         raise Unprocessable(exc.message, expression=exc.path) from None
+
+
+def _refusal(error: Exception, encounter_id: int) -> Exception:
+    """What the API answers for a refusal of the diagnoses service (the others as they are)."""
+    if isinstance(error, PermissionDenied):
+        return Forbidden(NOT_PERMITTED)
+    if isinstance(error, EncounterLocked):
+        return _locked(encounter_id)
+    return error
+
+
+def _encounters(call: Call) -> QuerySet[Encounter]:
+    """The (not voided) encounters of the patients visible to the caller."""
+    patients = patient_visible_qs(user=call.principal.user).values("pk")
+    return Encounter.objects.filter(voided_at__isnull=True, patient__in=patients)
+
+
+def _encounter_checked(
+    encounter: Encounter | None, data: ConditionInput, facility_id: int
+) -> Encounter:
+    """The encounter named (found among `_encounters`): visible (else 404), of the subject named
+    (else 422), of the client's unit (else 403)."""
+    if encounter is None:
+        raise NotFound(
+            f"Encounter/{data.encounter_id} is not known.", expression="Condition.encounter"
+        )
+    if encounter.patient_id != data.patient_id:
+        raise Unprocessable(
+            f"Encounter/{encounter.pk} is not an encounter of Patient/{data.patient_id}.",
+            expression="Condition.subject",
+            code="business-rule",
+        )
+    if encounter.facility_id != facility_id:
+        raise Forbidden(
+            f"Encounter/{encounter.pk} belongs to another unit: a client records diagnoses "
+            "only on its own unit's encounters.",
+            expression="Condition.encounter",
+        )
+    return encounter
 
 
 def _locked(encounter_id: int) -> Unprocessable:
@@ -216,10 +271,8 @@ class ConditionProvider:
                     phase=data.phase,
                     rank=data.rank,
                 )
-            except PermissionDenied:
-                raise Forbidden(NOT_PERMITTED) from None
-            except EncounterLocked:
-                raise _locked(encounter.pk) from None
+            except (PermissionDenied, EncounterLocked) as exc:
+                raise _refusal(exc, encounter.pk) from None
             diagnosis = _with_encounter(Diagnosis.objects.filter(pk=diagnosis.pk)).get()
             extras = extras_diff(_kept_part(sent), _stored_form(diagnosis))
             if extras:
@@ -229,29 +282,67 @@ class ConditionProvider:
         return self._answer(call, diagnosis.pk, status=201)
 
     def _encounter(self, call: Call, data: ConditionInput, facility_id: int) -> Encounter:
-        """The encounter named: visible (else 404), of the subject named (else 422), of the
-        client's unit (else 403)."""
-        patients = patient_visible_qs(user=call.principal.user).values("pk")
-        encounter = Encounter.objects.filter(
-            pk=data.encounter_id, voided_at__isnull=True, patient__in=patients
-        ).first()
-        if encounter is None:
-            raise NotFound(
-                f"Encounter/{data.encounter_id} is not known.", expression="Condition.encounter"
-            )
-        if encounter.patient_id != data.patient_id:
-            raise Unprocessable(
-                f"Encounter/{encounter.pk} is not an encounter of Patient/{data.patient_id}.",
-                expression="Condition.subject",
-                code="business-rule",
-            )
-        if encounter.facility_id != facility_id:
-            raise Forbidden(
-                f"Encounter/{encounter.pk} belongs to another unit: a client records diagnoses "
-                "only on its own unit's encounters.",
-                expression="Condition.encounter",
-            )
-        return encounter
+        found = _encounters(call).filter(pk=data.encounter_id).first()
+        return _encounter_checked(found, data, facility_id)
+
+    def create_many(self, call: Call, resources: list[dict[str, Any]]) -> list[FhirResult] | None:
+        """`create` (not conditional) of each resource of a transaction, in order, with a constant
+        number of statements (`diagnosis_add_many`): the same validation, mapping, encounter
+        checks, domain rules, rows, encounter versions, audit, kept extras and answers; several
+        on one encounter take the places and versions one by one would give them. The first entry
+        that `create` would refuse raises its error with `batch_index` = its position.
+        """
+        sents, datas, failed, facility = [], [], None, None
+        for i, resource in enumerate(resources):
+            try:
+                sent = validated(resource, TYPE)
+                data = _input(sent)
+                facility = facility or _writes.client_facility(call)
+            except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
+                exc.batch_index = i
+                failed = exc
+                break
+            sents.append(sent)
+            datas.append(data)
+        with transaction.atomic():
+            if datas:
+                found = (
+                    _encounters(call)
+                    .filter(pk__in={d.encounter_id for d in datas})
+                    .only("id", "patient_id", "facility_id")
+                    .in_bulk()
+                )
+                for i, data in enumerate(datas):
+                    try:
+                        _encounter_checked(found.get(data.encounter_id), data, facility.pk)
+                    except FhirError as exc:
+                        exc.batch_index = i
+                        failed = exc
+                        del sents[i:], datas[i:]
+                        break
+            diagnoses = []
+            if datas:
+                items = [DiagnosisItem(d.encounter_id, d.code, d.phase, d.rank) for d in datas]
+                try:
+                    diagnoses = diagnosis_add_many(
+                        actor=call.principal.user, facility=facility, items=items
+                    )
+                except BatchItemError as exc:
+                    error = _refusal(exc.error, datas[exc.index].encounter_id)
+                    error.batch_index = exc.index
+                    raise error from None
+            if failed is not None:
+                raise failed
+            extras: dict[int, ResourceExtra] = {}
+            for diagnosis, sent in zip(diagnoses, sents, strict=True):
+                content = extras_diff(_kept_part(sent), _stored_form(diagnosis))
+                if content:
+                    extras[diagnosis.pk] = ResourceExtra(
+                        resource_type=TYPE, resource_id=str(diagnosis.pk), content=content
+                    )
+            if extras:
+                ResourceExtra.objects.bulk_create(extras.values())
+        return [self._answer_loaded(call, d, extras.get(d.pk), status=201) for d in diagnoses]
 
     def _conditional_match(self, call: Call, condition: str) -> Diagnosis | None:
         req = _writes.conditional_search(call, TYPE, condition, condition_search.PARAMS)
@@ -319,7 +410,14 @@ class ConditionProvider:
 
     def _answer(self, call: Call, pk: int, *, status: int) -> FhirResult:
         diagnosis = _with_encounter(Diagnosis.objects.filter(pk=pk)).get()
-        body = _render(diagnosis, _writes.extras_of(TYPE, [pk]).get(pk))
+        return self._answer_loaded(
+            call, diagnosis, _writes.extras_of(TYPE, [pk]).get(pk), status=status
+        )
+
+    def _answer_loaded(
+        self, call: Call, diagnosis: Diagnosis, extra: ResourceExtra | None, *, status: int
+    ) -> FhirResult:
+        body = _render(diagnosis, extra)
         version = diagnosis_version(diagnosis)
         last = diagnosis_last_updated(diagnosis)
         return _writes.answer(call, TYPE, body, version, last, status=status)

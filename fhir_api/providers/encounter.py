@@ -27,7 +27,15 @@ from ehealth.core.audit import audit_record, audit_record_many
 from ehealth.core.models import ClinicRoom, Department, Facility
 from fhir_api import registry, systems
 from fhir_api.extras import extras_apply, extras_diff
-from fhir_api.http import Call, FhirResult, etag, parse_etag, read_body, version_headers
+from fhir_api.http import (
+    Call,
+    FhirResult,
+    etag,
+    parse_etag,
+    read_body,
+    validated,
+    version_headers,
+)
 from fhir_api.mappers.encounter import (
     FHIR_STATUS,
     FIELD_PATHS,
@@ -54,12 +62,17 @@ from patients.clinical.examination import (
     encounter_update_notes,
 )
 from patients.clinical.inpatient import admission_create
-from patients.clinical.reception import encounter_cancel, encounter_check_in
+from patients.clinical.reception import (
+    encounter_cancel,
+    encounter_check_in,
+    encounter_check_in_many,
+)
 from patients.clinical.selectors import encounter_visible_qs
 from patients.clinical_choices import EncounterKind
 from patients.models import BedOccupancy, Encounter, Transfer
 from patients.normalize import clean_text
 from patients.selectors import patient_visible_qs
+from patients.services import BatchItemError
 
 TYPE = "Encounter"
 # The state moves an update may ask for, per kind: (FHIR status now, FHIR status asked).
@@ -159,6 +172,11 @@ def _mapped(build, *args, **kwargs):
         return build(*args, **kwargs)
     except MappingError as exc:
         raise Unprocessable(exc.message, expression=exc.path) from None
+
+
+def _at(error: Exception, index: int) -> Exception:
+    error.batch_index = index
+    return error
 
 
 def _refuse(message: str, path: str) -> Unprocessable:
@@ -275,6 +293,87 @@ class EncounterProvider:
                 )
         return self._answer(call, encounter.pk, status=201)
 
+    def create_many(self, call: Call, resources: list[dict[str, Any]]) -> list[FhirResult] | None:
+        """`create` (not conditional) of each outpatient visit of a transaction, in order, with a
+        constant number of statements (`reception.encounter_check_in_many`): the same validation,
+        mapping, checks, queue numbers, kept extras, audit and answers. The first entry that
+        `create` would refuse raises its error with `batch_index` = its position. None (nothing
+        written) when the batch holds a stay: admissions run one by one.
+        """
+        facility = _writes.client_facility(call)
+        unit = self._unit_rooms(facility)
+        parsed, failed = [], None
+        for i, resource in enumerate(resources):
+            try:
+                sent = validated(resource, TYPE)
+                data = _input(sent)
+                if data.kind != EncounterKind.OUTPATIENT:
+                    return None
+                self._check_new(data, facility)
+                parsed.append((sent, data))
+            except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
+                exc.batch_index = i
+                failed = exc
+                break
+        patients = patient_visible_qs(user=call.principal.user)
+        visible = set(
+            patients.filter(pk__in=[d.patient_id for _s, d in parsed]).values_list("pk", flat=True)
+        )
+        forms = []
+        for i, (_sent, data) in enumerate(parsed):
+            try:
+                if data.patient_id not in visible:
+                    raise NotFound(
+                        f"Patient/{data.patient_id} is not known.", expression="Encounter.subject"
+                    )
+                room = self._room(facility, data, unit)
+                forms.append(_mapped(checkin_input, data, room_id=room.pk))
+            except Exception as exc:  # noqa: BLE001 - as above
+                exc.batch_index = i
+                failed = exc
+                break
+        with transaction.atomic():
+            try:
+                opened = encounter_check_in_many(
+                    actor=call.principal.user,
+                    facility=facility,
+                    datas=forms,
+                    defer=call.deferred.append if call.deferred is not None else None,
+                )
+            except PermissionDenied:
+                raise _at(Forbidden(NOT_PERMITTED), 0) from None
+            except BatchItemError as exc:
+                error = exc.error
+                if isinstance(error, PermissionDenied):
+                    error = Forbidden(NOT_PERMITTED)
+                elif isinstance(error, Http404):
+                    error = NotFound(
+                        f"Patient/{forms[exc.index].patient_id} is not known.",
+                        expression="Encounter.subject",
+                    )
+                raise _at(error, exc.index) from None
+            if failed is not None:
+                raise failed
+            ids = [e.pk for e in opened]
+            loaded = {}
+            for encounter in opened:  # as written (a new visit has no transfers, no beds)
+                encounter.fhir_transfers, encounter.fhir_occupancies = [], []
+                loaded[encounter.pk] = encounter
+            extras = {}
+            for pk, (sent, _data) in zip(ids, parsed, strict=True):
+                content = extras_diff(_kept_part(sent), _stored_form(loaded[pk]))
+                if content:
+                    extras[pk] = ResourceExtra(
+                        resource_type=TYPE, resource_id=str(pk), content=content
+                    )
+            if extras:
+                ResourceExtra.objects.bulk_create(extras.values())
+        answers = []
+        for pk in ids:
+            body, version, last = _render(loaded[pk], extras.get(pk))
+            answers.append(_writes.answer(call, TYPE, body, version, last, status=201))
+        return answers
+
     def _check_new(self, data: EncounterInput, facility: Facility) -> None:
         """A new encounter is at the client's own unit, in the status its service opens it in."""
         if data.service_provider_id not in (None, facility.pk) or (
@@ -319,24 +418,31 @@ class EncounterProvider:
                 f"Patient/{data.patient_id} is not known.", expression="Encounter.subject"
             ) from None
 
-    def _room(self, facility: Facility, data: EncounterInput) -> ClinicRoom:
+    def _room(self, facility: Facility, data: EncounterInput, unit=None) -> ClinicRoom:
         """The clinic room of a new visit: the one named, else the department's only room (or
-        the unit's only room when no department is named)."""
+        the unit's only room when no department is named). `unit`: the unit's active rooms and
+        its department ids, when the caller loaded them (a batch)."""
         system = systems.clinic_room_system(facility.code)
         if data.room_system and data.room_system != system:
             raise _refuse(f"The unit's clinic rooms are named in {system}.", "Encounter.location")
-        rooms = ClinicRoom.objects.filter(department__facility=facility, is_active=True)
-        if data.department_id is not None:
-            department = Department.objects.filter(pk=data.department_id, facility=facility)
-            if not department.exists():
-                raise _refuse(
-                    f"Location/dept-{data.department_id} is not a department of this unit.",
-                    "Encounter.location",
-                )
-            rooms = rooms.filter(department_id=data.department_id)
-        if data.room_code:
-            rooms = rooms.filter(code=data.room_code)
-        found = list(rooms.order_by("department_id", "code")[:21])
+        if unit is None:
+            found = self._rooms_queried(facility, data)
+        else:
+            rooms, departments = unit
+            if data.department_id is not None and data.department_id not in departments:
+                found = None
+            else:
+                found = [
+                    r
+                    for r in rooms
+                    if data.department_id in (None, r.department_id)
+                    and data.room_code in ("", None, r.code)
+                ][:21]
+        if found is None:
+            raise _refuse(
+                f"Location/dept-{data.department_id} is not a department of this unit.",
+                "Encounter.location",
+            )
         if len(found) == 1:
             return found[0]
         if not found:
@@ -347,6 +453,26 @@ class EncounterProvider:
             f"({system}|<code>).",
             "Encounter.location",
         )
+
+    @staticmethod
+    def _rooms_queried(facility: Facility, data: EncounterInput) -> list[ClinicRoom] | None:
+        """Up to 21 active rooms matching the location (None: the department is not the unit's)."""
+        rooms = ClinicRoom.objects.filter(department__facility=facility, is_active=True)
+        if data.department_id is not None:
+            department = Department.objects.filter(pk=data.department_id, facility=facility)
+            if not department.exists():
+                return None
+            rooms = rooms.filter(department_id=data.department_id)
+        if data.room_code:
+            rooms = rooms.filter(code=data.room_code)
+        return list(rooms.order_by("department_id", "code")[:21])
+
+    @staticmethod
+    def _unit_rooms(facility: Facility) -> tuple[list[ClinicRoom], set[int]]:
+        """The unit's active rooms (in the order `_rooms_queried` gives) and department ids."""
+        rooms = ClinicRoom.objects.filter(department__facility=facility, is_active=True)
+        departments = Department.objects.filter(facility=facility).values_list("pk", flat=True)
+        return list(rooms.order_by("department_id", "code")), set(departments)
 
     def _conditional_match(self, call: Call, condition: str) -> Encounter | None:
         req = _writes.conditional_search(call, TYPE, condition, encounter_search.PARAMS)

@@ -1,5 +1,5 @@
 """Observation interactions: read and search over vital signs and result values; create of a
-vital sign (through the domain's vitals service).
+vital sign (through the domain's vitals service; those of a transaction all at once).
 
 Visibility follows the encounter (as Condition): a partner client sees the vitals and results of
 the (not voided) encounters of the patients visible to its unit; a member of staff signed in sees
@@ -14,20 +14,24 @@ one integer, so paging crosses rows and tables without gaps or duplicates.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, QuerySet
 
 from ehealth.core.audit import audit_record, audit_record_many
+from ehealth.core.models import Facility
 from fhir_api import registry
 from fhir_api.extras import extras_apply, extras_diff
-from fhir_api.http import Call, FhirResult, etag, read_body, version_headers
+from fhir_api.http import Call, FhirResult, etag, read_body, validated, version_headers
 from fhir_api.mappers.observation import (
     RESULT,
     SLOTS,
     VITALS,
     VITALS_FIELD_PATHS,
     VitalSlot,
+    VitalsWrite,
     parse_observation_id,
     result_id,
     result_last_updated,
@@ -42,15 +46,21 @@ from fhir_api.mappers.observation import (
 )
 from fhir_api.mappers.patient import MappingError
 from fhir_api.models import ResourceExtra
-from fhir_api.outcomes import Forbidden, NotFound, Unprocessable
+from fhir_api.outcomes import (
+    FhirError,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+)
 from fhir_api.providers import _writes
 from fhir_api.providers.base import search_detail, search_request, searchset
 from fhir_api.search import observation as obs_search
 from patients.clinical.selectors import encounter_visible_qs
-from patients.clinical.vitals import vitals_record
+from patients.clinical.vitals import vitals_record, vitals_record_many
 from patients.clinical_choices import OrderStatus
 from patients.models import Encounter, ResultValue, VitalSigns
 from patients.selectors import patient_visible_qs
+from patients.services import BatchItemError
 
 TYPE = "Observation"
 # The paging cursor: table rank * SPAN + row id * SLOT_SPAN + slot index (0 for a result value).
@@ -280,27 +290,10 @@ class ObservationProvider:
 
     def create(self, call: Call) -> FhirResult:
         sent = read_body(call.request, TYPE)
-        try:
-            write = vitals_from_fhir(sent)
-        except MappingError as exc:
-            raise Unprocessable(exc.message, expression=exc.path) from None
+        write = _mapped(sent)
         facility = _writes.client_facility(call)
         encounter = _visible_encounters(call).filter(pk=write.encounter_id).first()
-        if encounter is None:
-            raise Unprocessable(
-                f"Encounter/{write.encounter_id} is not known.", expression="Observation.encounter"
-            )
-        if write.patient_id not in (None, encounter.patient_id):
-            raise Unprocessable(
-                f"subject must be the encounter's patient (Patient/{encounter.patient_id}).",
-                expression="Observation.subject",
-            )
-        if encounter.facility_id != facility.pk:
-            raise Forbidden(
-                f"Encounter/{encounter.pk} belongs to another unit: a client records vital signs "
-                "only on its own unit's encounters.",
-                expression="Observation.encounter",
-            )
+        _check_encounter(write, encounter, facility)
         with transaction.atomic():
             try:
                 vitals = vitals_record(
@@ -311,15 +304,98 @@ class ObservationProvider:
                 )
             except PermissionDenied:
                 raise Forbidden(NOT_PERMITTED) from None
-            stored = vital_to_json(vitals, write.slot)
-            extras = extras_diff(sent, {k: v for k, v in stored.items() if k not in ("id", "meta")})
-            extra = None
-            if extras:
-                extra = ResourceExtra.objects.create(
-                    resource_type=TYPE, resource_id=stored["id"], content=extras
-                )
+            extra = _extra(sent, vitals, write.slot)
+            if extra is not None:
+                extra.save(force_insert=True)
         body, version, last = _render(vitals, write.slot, extra)
         return _writes.answer(call, TYPE, body, version, last, status=201)
+
+    def create_many(self, call: Call, resources: list[dict[str, Any]]) -> list[FhirResult] | None:
+        """`create` of each resource of a transaction, in order, with a constant number of
+        statements (`vitals_record_many`): the same validation, mapping, checks of the encounter,
+        rows, kept extras, audit and answers. The first entry that `create` would refuse raises
+        its error with `batch_index` = its position: the entries before a refused one are still
+        recorded first, as one by one, so that an error of theirs answers instead. Never None:
+        vital signs of one batch do not depend on each other (several on one encounter too)."""
+        sents, writes, failed, facility = [], [], None, None
+        for i, resource in enumerate(resources):
+            try:
+                sent = validated(resource, TYPE)
+                write = _mapped(sent)
+                facility = facility or _writes.client_facility(call)
+            except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
+                exc.batch_index = i
+                failed = exc
+                break
+            sents.append(sent)
+            writes.append(write)
+        wanted = {w.encounter_id for w in writes}
+        visible = {e.pk: e for e in _visible_encounters(call).filter(pk__in=wanted)}
+        for i, write in enumerate(writes):
+            try:
+                _check_encounter(write, visible.get(write.encounter_id), facility)
+            except FhirError as exc:
+                exc.batch_index = i
+                failed = exc
+                del sents[i:], writes[i:]
+                break
+        with transaction.atomic():
+            rows = []
+            if writes:
+                items = [(visible[w.encounter_id], w.data) for w in writes]
+                try:
+                    rows = vitals_record_many(
+                        actor=call.principal.user, facility=facility, items=items
+                    )
+                except BatchItemError as exc:
+                    error = exc.error
+                    if isinstance(error, PermissionDenied):
+                        error = Forbidden(NOT_PERMITTED)
+                    error.batch_index = exc.index
+                    raise error from None
+            if failed is not None:
+                raise failed
+            extras = [_extra(s, r, w.slot) for s, r, w in zip(sents, rows, writes, strict=True)]
+            ResourceExtra.objects.bulk_create(e for e in extras if e is not None)
+        return [
+            _writes.answer(call, TYPE, *_render(row, write.slot, extra), status=201)
+            for row, write, extra in zip(rows, writes, extras, strict=True)
+        ]
+
+
+def _mapped(sent: dict[str, Any]) -> VitalsWrite:
+    try:
+        return vitals_from_fhir(sent)
+    except MappingError as exc:
+        raise Unprocessable(exc.message, expression=exc.path) from None
+
+
+def _check_encounter(write: VitalsWrite, encounter: Encounter | None, facility: Facility) -> None:
+    """The encounter (as the caller sees it, None when not) may take the vital sign written."""
+    if encounter is None:
+        raise Unprocessable(
+            f"Encounter/{write.encounter_id} is not known.", expression="Observation.encounter"
+        )
+    if write.patient_id not in (None, encounter.patient_id):
+        raise Unprocessable(
+            f"subject must be the encounter's patient (Patient/{encounter.patient_id}).",
+            expression="Observation.subject",
+        )
+    if encounter.facility_id != facility.pk:
+        raise Forbidden(
+            f"Encounter/{encounter.pk} belongs to another unit: a client records vital signs "
+            "only on its own unit's encounters.",
+            expression="Observation.encounter",
+        )
+
+
+def _extra(sent: dict[str, Any], vitals: VitalSigns, slot: VitalSlot) -> ResourceExtra | None:
+    """The elements sent that the row does not hold, to keep (not yet saved); None for none."""
+    stored = vital_to_json(vitals, slot)
+    extras = extras_diff(sent, {k: v for k, v in stored.items() if k not in ("id", "meta")})
+    if not extras:
+        return None
+    return ResourceExtra(resource_type=TYPE, resource_id=stored["id"], content=extras)
 
 
 registry.register(

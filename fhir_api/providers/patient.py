@@ -8,6 +8,7 @@ Reads go through the registry's selectors (visibility, audit); writes through it
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -19,9 +20,8 @@ from ehealth.core.models import Facility
 from ehealth.core.sqlrows import Prepared, Row, columns
 from fhir_api import registry
 from fhir_api.extras import extras_apply, extras_diff
-from fhir_api.fhir import PydanticValidationError, dump, validate
 from fhir_api.history import history_bundle, parse_history
-from fhir_api.http import Call, FhirResult, parse_etag, read_body, version_headers
+from fhir_api.http import Call, FhirResult, parse_etag, read_body, validated, version_headers
 from fhir_api.mappers.patient import (
     FIELD_PATHS,
     INPUT_FIELD_OF_URI,
@@ -38,7 +38,6 @@ from fhir_api.outcomes import (
     NotFound,
     PreconditionFailed,
     Unprocessable,
-    pydantic_issues,
 )
 from fhir_api.providers import _patient_history as history
 from fhir_api.providers.base import search_request, searchset
@@ -48,6 +47,7 @@ from fhir_api.search.params import SearchRequest, parse_search
 from fhir_api.search.refine import page as paged
 from fhir_api.search.refine import refine
 from patients import selectors, services
+from patients.choices import IdentifierSystem
 from patients.models import Patient, PatientIdentifier
 from patients.validation import IDENTIFIER_FIELDS
 
@@ -234,14 +234,6 @@ def _with_places(patients: list[Patient]) -> list[Patient]:
     return patients
 
 
-def _validated(resource: dict[str, Any]) -> dict[str, Any]:
-    """A Patient of a Bundle entry, validated as `read_body` validates a request body (400)."""
-    try:
-        return dump(validate(resource, TYPE))
-    except PydanticValidationError as exc:
-        raise BadRequest(issues=pydantic_issues(exc, TYPE)) from None
-
-
 class PatientProvider:
     """The Patient resource over the registry (see module docstring)."""
 
@@ -402,9 +394,10 @@ class PatientProvider:
         resources hold the same identifier: the caller creates them one by one then.
         """
         sents, datas, failed = [], [], None
+        defer = call.deferred.append if call.deferred is not None else None
         for i, resource in enumerate(resources):
             try:
-                sent = _validated(resource)
+                sent = validated(resource, TYPE)
                 data = _input(sent)
                 facility = _facility(call)
             except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
@@ -422,6 +415,7 @@ class PatientProvider:
                         facility=facility,
                         datas=datas,
                         allow_similar=True,
+                        defer=defer,
                     )
                 except services.BatchItemError as exc:
                     exc.error.batch_index = exc.index
@@ -448,7 +442,26 @@ class PatientProvider:
                     _extras_version(loaded[pk], extra, only_extras=False)
                     for pk, extra in extras.items()
                 )
-        return [self._answer_loaded(call, loaded[pk], extras.get(pk), status=201) for pk in ids]
+        answers = [self._answer_loaded(call, loaded[pk], extras.get(pk), status=201) for pk in ids]
+        if defer is not None:  # the record numbers come at the end: the answers are renewed then
+            defer(partial(self._answers_renew, [loaded[pk] for pk in ids], answers))
+        return answers
+
+    @staticmethod
+    def _answers_renew(patients: list[Patient], answers: list[FhirResult]) -> None:
+        """The answers of a batch with the record numbers given since in place of the
+        placeholders they were rendered with (`services._record_numbers_insert`)."""
+        given = {
+            (i.patient_id, f"~{i.patient_id}"): i.value
+            for i in PatientIdentifier.objects.filter(
+                patient_id__in=[p.pk for p in patients], system=IdentifierSystem.MRN
+            ).only("patient_id", "value")
+        }
+        for patient, answer in zip(patients, answers, strict=True):
+            for identifier in (answer.body or {}).get("identifier", []):
+                value = given.get((patient.pk, identifier.get("value")))
+                if value is not None:
+                    identifier["value"] = value
 
     def _conditional_match(self, call: Call, condition: str, facility: Facility) -> Patient | None:
         """The one patient matching If-None-Exist, None for none, 412 for several.

@@ -9,20 +9,35 @@ the acting facility and not locked (a concluded visit is corrected as a whole se
 at most 12 secondary, no code twice in a phase. Each write bumps the encounter's version and is
 audited with the section it touched (`diagnoses:<phase>`), so a diagnosis form opened before it
 is refused as stale while saves of other sections still merge (see `common`).
+
+`diagnosis_add_many` adds the diagnoses of a partner's transaction together (a constant number of
+statements), exactly as `diagnosis_add` one after the other would.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ehealth.core import permissions
-from ehealth.core.audit import audit_record
-from ehealth.core.models import Facility
-from patients.clinical.common import icd_in_force, local_day, locked_encounter
+from ehealth.core.audit import audit_record, audit_record_each
+from ehealth.core.exceptions import DomainError
+from ehealth.core.models import Facility, IcdCode
+from patients.clinical.common import (
+    ensure_unlocked,
+    icd_in_force,
+    local_day,
+    locked_encounter,
+    require_at_facility,
+    require_perm,
+)
 from patients.clinical.examination import (
     DIAGNOSIS_PERMS,
     EXAMINE_PERM,
@@ -32,6 +47,7 @@ from patients.clinical.examination import (
 from patients.clinical_choices import MAX_SECONDARY_DIAGNOSES, DiagnosisPhase
 from patients.models import Diagnosis, Encounter
 from patients.normalize import clean_text
+from patients.services import BatchItemError
 
 MAX_VOID_REASON = 500
 
@@ -48,6 +64,18 @@ def _perm_for(actor, phase: str, facility: Facility) -> str:
     )
 
 
+def _detail(facility: Facility, encounter_id: int, phase: str, version: int, **detail) -> dict:
+    """The audit detail of a diagnosis write that moved the encounter to `version`."""
+    return {
+        "facility_id": facility.pk,
+        "encounter_id": encounter_id,
+        "phase": phase,
+        "fields": [f"diagnoses:{phase}"],
+        "version": version,
+        **detail,
+    }
+
+
 def _bump(actor, encounter: Encounter, facility: Facility, action: str, phase: str, **detail):
     encounter.version += 1
     encounter.save(update_fields=["version", "updated_at"])
@@ -56,15 +84,45 @@ def _bump(actor, encounter: Encounter, facility: Facility, action: str, phase: s
         action=action,
         target=encounter,
         patient_id=encounter.patient_id,
-        detail={
-            "facility_id": facility.pk,
-            "encounter_id": encounter.pk,
-            "phase": phase,
-            "fields": [f"diagnoses:{phase}"],
-            "version": encounter.version,
-            **detail,
-        },
+        detail=_detail(facility, encounter.pk, phase, encounter.version, **detail),
     )
+
+
+def _check_phase(phase: str) -> None:
+    if phase not in DiagnosisPhase.values:
+        raise ValidationError({"phase": [_("Giai đoạn chẩn đoán không hợp lệ.")]})
+
+
+def _normalized(code: str) -> str:
+    code = normalize_icd(code)
+    if not code:
+        raise ValidationError({"code": [_("Cần nhập mã bệnh (ICD-10).")]})
+    return code
+
+
+def _place(active: list[tuple[str, int]], code: str, rank: int | None) -> int:
+    """The rank `code` takes in a phase whose live diagnoses are `active` (code, rank): `rank`
+    when free; None: the main place if free, else the next secondary one. ValidationError on
+    `code` for a code already there, on `rank` for a place taken or beyond the last."""
+    if any(c == code for c, _r in active):
+        raise ValidationError(
+            {"code": [_("Mã %(code)s đã có trong chẩn đoán này.") % {"code": code}]}
+        )
+    taken = {r for _c, r in active}
+    if rank is None:
+        rank = 0 if 0 not in taken else max(taken) + 1
+    if rank < 0 or rank > MAX_SECONDARY_DIAGNOSES:
+        raise ValidationError(
+            {"rank": [_("Tối đa %(n)d bệnh kèm theo.") % {"n": MAX_SECONDARY_DIAGNOSES}]}
+        )
+    if rank in taken:
+        message = (
+            _("Lượt khám đã có bệnh chính; hãy huỷ bệnh chính cũ trước.")
+            if rank == 0
+            else _("Vị trí bệnh kèm theo %(n)d đã có mã khác.") % {"n": rank}
+        )
+        raise ValidationError({"rank": [message]})
+    return rank
 
 
 @transaction.atomic
@@ -84,40 +142,16 @@ def diagnosis_add(
     else the next secondary. Errors: ValidationError on `code`, `rank` or `phase`;
     EncounterLocked for a concluded, discharged or cancelled encounter.
     """
-    if phase not in DiagnosisPhase.values:
-        raise ValidationError({"phase": [_("Giai đoạn chẩn đoán không hợp lệ.")]})
+    _check_phase(phase)
     row = locked_encounter(
         actor=actor, facility=facility, encounter=encounter, perm=_perm_for(actor, phase, facility)
     )
-    code = normalize_icd(code)
+    code = _normalized(code)
     on = local_day(row.started_at)
-    if not code:
-        raise ValidationError({"code": [_("Cần nhập mã bệnh (ICD-10).")]})
     if message := _icd_error(code, on):
         raise ValidationError({"code": [message]})
-    active = list(
-        Diagnosis.objects.filter(encounter=row, phase=phase, voided_at__isnull=True).order_by(
-            "rank"
-        )
-    )
-    if any(d.icd_code == code for d in active):
-        raise ValidationError(
-            {"code": [_("Mã %(code)s đã có trong chẩn đoán này.") % {"code": code}]}
-        )
-    taken = {d.rank for d in active}
-    if rank is None:
-        rank = 0 if 0 not in taken else max(taken) + 1
-    if rank < 0 or rank > MAX_SECONDARY_DIAGNOSES:
-        raise ValidationError(
-            {"rank": [_("Tối đa %(n)d bệnh kèm theo.") % {"n": MAX_SECONDARY_DIAGNOSES}]}
-        )
-    if rank in taken:
-        message = (
-            _("Lượt khám đã có bệnh chính; hãy huỷ bệnh chính cũ trước.")
-            if rank == 0
-            else _("Vị trí bệnh kèm theo %(n)d đã có mã khác.") % {"n": rank}
-        )
-        raise ValidationError({"rank": [message]})
+    active = Diagnosis.objects.filter(encounter=row, phase=phase, voided_at__isnull=True)
+    rank = _place(list(active.order_by().values_list("icd_code", "rank")), code, rank)
     icd = icd_in_force(code, on)
     diagnosis = Diagnosis.objects.create(
         encounter=row,
@@ -131,6 +165,135 @@ def diagnosis_add(
     _bump(actor, row, facility, "diagnosis.add", phase, diagnosis_id=diagnosis.pk, code=code)
     diagnosis.encounter = row
     return diagnosis
+
+
+@dataclass(frozen=True)
+class DiagnosisItem:
+    """One diagnosis of `diagnosis_add_many`: what `diagnosis_add` is given for it."""
+
+    encounter: Encounter | int
+    code: str
+    phase: str = DiagnosisPhase.ENCOUNTER
+    rank: int | None = None
+
+
+def _encounter_id(encounter: Encounter | int) -> int:
+    return encounter.pk if isinstance(encounter, Encounter) else int(encounter)
+
+
+def _in_force(versions: list[IcdCode], on: date) -> IcdCode | None:
+    """The newest of a code's catalog versions in force on `on` (as `icd_in_force`)."""
+    return max(
+        (v for v in versions if v.valid_from <= on and (v.valid_to is None or v.valid_to >= on)),
+        key=lambda v: v.valid_from,
+        default=None,
+    )
+
+
+# The encounters' new versions in one statement (bulk_update compiles a CASE per row, which
+# costs more than the rest of a transaction Bundle's diagnoses together).
+_VERSIONS_SAVE = (
+    "UPDATE patients_encounter AS e SET version = v.version, updated_at = %s "
+    "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, version) WHERE e.id = v.id"
+)
+
+
+def _versions_save(rows: list[Encounter], at) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSIONS_SAVE, [at, [r.pk for r in rows], [r.version for r in rows]])
+
+
+@transaction.atomic
+def diagnosis_add_many(*, actor, facility: Facility, items: list[DiagnosisItem]) -> list[Diagnosis]:
+    """`diagnosis_add` for each item, in order, all or nothing, in a constant number of statements
+    (the Conditions of a partner's transaction): the same permission per phase, checks, places,
+    rows, encounter versions and audit entries as adding them one after the other (items on one
+    encounter take the places and versions the earlier ones leave). The encounters are locked in
+    one statement, in id order (two batches never wait on each other in a circle).
+
+    The first item (in order) that `diagnosis_add` would refuse after the ones before it is raised
+    as BatchItemError with the error it would have raised; nothing is written.
+    """
+    if not items:
+        return []
+    ids = sorted({_encounter_id(i.encounter) for i in items})
+    rows = {
+        e.pk: e
+        for e in Encounter.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+    }
+    catalog: dict[str, list[IcdCode]] = defaultdict(list)
+    for icd in IcdCode.objects.filter(code__in={normalize_icd(i.code) for i in items} - {""}):
+        catalog[icd.code].append(icd)
+    active: dict[tuple[int, str], list[tuple[str, int]]] = defaultdict(list)
+    live = Diagnosis.objects.filter(encounter_id__in=ids, voided_at__isnull=True).order_by()
+    for encounter_id, phase, code, rank in live.values_list(
+        "encounter_id", "phase", "icd_code", "rank"
+    ):
+        active[(encounter_id, phase)].append((code, rank))
+    now = timezone.now()
+    diagnoses, versions = [], []
+    for index, item in enumerate(items):
+        try:
+            row, code, icd = _item_checked(actor, facility, item, rows, catalog)
+            rank = _place(active[(row.pk, item.phase)], code, item.rank)
+        except (ValidationError, PermissionDenied, Http404, DomainError) as exc:
+            raise BatchItemError(index, exc) from None
+        active[(row.pk, item.phase)].append((code, rank))
+        row.version += 1
+        row.updated_at = now
+        versions.append(row.version)
+        diagnoses.append(
+            Diagnosis(
+                encounter=row,
+                phase=item.phase,
+                icd_code=code,
+                text=icd.display_name[:500],
+                rank=rank,
+                recorded_by=actor,
+                recorded_at=now,
+            )
+        )
+    Diagnosis.objects.bulk_create(diagnoses)
+    _versions_save(list(rows.values()), now)
+    audit_record_each(
+        actor=actor,
+        action="diagnosis.add",
+        entries=[
+            (
+                d.encounter,
+                d.encounter.patient_id,
+                _detail(
+                    facility, d.encounter_id, d.phase, version, diagnosis_id=d.pk, code=d.icd_code
+                ),
+            )
+            for d, version in zip(diagnoses, versions, strict=True)
+        ],
+    )
+    return diagnoses
+
+
+def _item_checked(
+    actor,
+    facility: Facility,
+    item: DiagnosisItem,
+    rows: dict[int, Encounter],
+    catalog: dict[str, list[IcdCode]],
+) -> tuple[Encounter, str, IcdCode]:
+    """An item of a batch checked as `diagnosis_add` checks it before placing it: (the locked
+    encounter, the normalised code, its catalog row in force on the encounter's day)."""
+    _check_phase(item.phase)
+    require_perm(actor, _perm_for(actor, item.phase, facility), facility.pk)
+    row = rows.get(_encounter_id(item.encounter))
+    if row is None or row.voided_at is not None:  # as `encounter_for_update`
+        raise Http404
+    require_at_facility(row, facility)
+    ensure_unlocked(row)
+    code = _normalized(item.code)
+    on = local_day(row.started_at)
+    icd = _in_force(catalog.get(code, []), on)
+    if icd is None or not icd.billable:
+        raise ValidationError({"code": [_icd_error(code, on)]})  # words it (queries: only here)
+    return row, code, icd
 
 
 @transaction.atomic

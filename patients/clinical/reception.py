@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,9 +23,9 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ehealth.core.audit import audit_record
+from ehealth.core.audit import audit_record, audit_record_each
 from ehealth.core.models import ClinicRoom, Facility
-from patients.choices import PatientStatus
+from patients.choices import IdentifierSystem, PatientStatus
 from patients.clinical.card_lookup import insurance_card_lookup
 from patients.clinical.common import (
     check_version,
@@ -41,9 +42,9 @@ from patients.clinical_choices import (
     VisitType,
 )
 from patients.guards import has_record_at
-from patients.models import Encounter, Patient, QueueTicket
+from patients.models import Encounter, Patient, PatientIdentifier, QueueTicket
 from patients.normalize import clean_text
-from patients.services import patient_enroll
+from patients.services import BatchItemError, patient_enroll
 
 CHECKIN_PERM = "patients.checkin_encounter"
 _FACILITY_CODE_RE = re.compile(r"^[0-9A-Z]{5}$")
@@ -93,6 +94,13 @@ def _room_at(facility: Facility, room_id) -> ClinicRoom | None:
     )
 
 
+def _room_in(rooms: dict[int, ClinicRoom], room_id) -> ClinicRoom | None:
+    try:
+        return rooms.get(int(room_id))
+    except (TypeError, ValueError):
+        return None
+
+
 def _facility_code(value: str) -> str:
     return clean_text(value).upper()
 
@@ -108,13 +116,16 @@ def _start_errors(started_at, now) -> list[str]:
     return []
 
 
-def checkin_validate(*, facility: Facility, data: CheckInInput, on: date, patient=None):
-    """Check the reception form; returns (room, card_check) or raises ValidationError."""
+def checkin_validate(
+    *, facility: Facility, data: CheckInInput, on: date, patient=None, rooms=None, now=None
+):
+    """Check the reception form; returns (room, card_check) or raises ValidationError.
+    `rooms`: the facility's active rooms by id, when the caller loaded them (a batch)."""
     errors: dict[str, list[str]] = {}
     if data.started_at is not None:
-        for message in _start_errors(data.started_at, timezone.now()):
+        for message in _start_errors(data.started_at, now or timezone.now()):
             _add(errors, "started_at", message)
-    room = _room_at(facility, data.room_id)
+    room = _room_at(facility, data.room_id) if rooms is None else _room_in(rooms, data.room_id)
     if room is None:
         _add(errors, "room_id", _("Chọn một phòng khám đang hoạt động của cơ sở."))
     if data.arrival_mode not in OUTPATIENT_ARRIVALS:
@@ -179,6 +190,33 @@ def queue_ticket_issue(*, encounter: Encounter, room: ClinicRoom, at) -> QueueTi
     )
 
 
+def queue_tickets_issue_many(*, encounters: list[Encounter], at) -> list[QueueTicket]:
+    """`queue_ticket_issue` for each encounter, in order: the rooms' rows locked in one statement
+    (in id order, as every batch takes them, so two batches never wait on each other in a
+    circle), each room's last number of the day read once."""
+    room_ids = sorted({e.room_id for e in encounters})
+    rows = ClinicRoom.objects.select_for_update(no_key=True).filter(pk__in=room_ids)
+    list(rows.order_by("pk").values_list("pk", flat=True))
+    day = local_day(at)
+    last = dict(
+        QueueTicket.objects.filter(room_id__in=room_ids, day=day)
+        .order_by()
+        .values("room_id")
+        .annotate(n=Max("number"))
+        .values_list("room_id", "n")
+    )
+    tickets = []
+    for encounter in encounters:
+        number = last.get(encounter.room_id, 0) + 1
+        last[encounter.room_id] = number
+        tickets.append(
+            QueueTicket(
+                encounter=encounter, room_id=encounter.room_id, day=day, number=number, issued_at=at
+            )
+        )
+    return QueueTicket.objects.bulk_create(tickets)
+
+
 def encounter_check_in(*, actor, facility: Facility, data: CheckInInput) -> Encounter:
     """Open an outpatient visit (ARRIVED) and give the patient the room's next queue number.
 
@@ -202,11 +240,9 @@ def encounter_check_in(*, actor, facility: Facility, data: CheckInInput) -> Enco
         )
 
 
-def _check_in_write(*, actor, facility, data, patient, room, card, now) -> Encounter:
-    started_at = min(data.started_at or now, now)
-    if not has_record_at(patient, facility):  # found city-wide: a record number here first
-        patient_enroll(actor=actor, facility=facility, patient=patient)
-    encounter = Encounter.objects.create(
+def _new_visit(*, actor, facility, data, patient, room, card, now) -> Encounter:
+    """The visit as the reception opens it (not yet saved)."""
+    return Encounter(
         patient=patient,
         facility=facility,
         department=room.department,
@@ -225,25 +261,129 @@ def _check_in_write(*, actor, facility, data, patient, room, card, now) -> Encou
         else _facility_code(data.registered_facility_code),
         card_check_status=card.status if card else "",
         reason=clean_text(data.reason),
-        started_at=started_at,
+        started_at=min(data.started_at or now, now),
         created_by=actor,
     )
+
+
+def _check_in_detail(facility: Facility, encounter: Encounter, ticket: QueueTicket) -> dict:
+    return {
+        "facility_id": facility.pk,
+        "room_id": encounter.room_id,
+        "queue_number": ticket.number,
+        "arrival_mode": encounter.arrival_mode,
+        "card_check_status": encounter.card_check_status,
+        "version": encounter.version,
+    }
+
+
+def _check_in_write(*, actor, facility, data, patient, room, card, now) -> Encounter:
+    if not has_record_at(patient, facility):  # found city-wide: a record number here first
+        patient_enroll(actor=actor, facility=facility, patient=patient)
+    encounter = _new_visit(
+        actor=actor, facility=facility, data=data, patient=patient, room=room, card=card, now=now
+    )
+    encounter.save(force_insert=True)
     ticket = queue_ticket_issue(encounter=encounter, room=room, at=now)
     audit_record(
         actor=actor,
         action="encounter.check_in",
         target=encounter,
         patient_id=patient.pk,
-        detail={
-            "facility_id": facility.pk,
-            "room_id": room.pk,
-            "queue_number": ticket.number,
-            "arrival_mode": data.arrival_mode,
-            "card_check_status": encounter.card_check_status,
-            "version": encounter.version,
-        },
+        detail=_check_in_detail(facility, encounter, ticket),
     )
     return encounter
+
+
+def _as_id(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_ins_number(actor, facility: Facility, encounters: list[Encounter], at) -> None:
+    """The queue numbers of a batch of visits, and their check-in audit entries."""
+    tickets = queue_tickets_issue_many(encounters=encounters, at=at)
+    audit_record_each(
+        actor=actor,
+        action="encounter.check_in",
+        entries=[
+            (e, e.patient_id, _check_in_detail(facility, e, t))
+            for e, t in zip(encounters, tickets, strict=True)
+        ],
+    )
+
+
+def encounter_check_in_many(
+    *, actor, facility: Facility, datas: list[CheckInInput], defer=None
+) -> list:
+    """`encounter_check_in` for each item, all or nothing, in a constant number of statements (the
+    visits of a partner's transaction): the same permission, validation and card check, record
+    numbers for patients found city-wide, queue numbers (each room's rows locked once, in id
+    order, numbers given in item order) and audit entries.
+
+    The first item (in order) that `encounter_check_in` would refuse is raised as BatchItemError
+    with the error it would have raised (Http404 for a patient missing, merged or voided).
+    `defer` (a list's `append`, from a caller whose transaction goes on after the batch): the
+    queue numbers and their audit entries are work handed to it, run at the end of the caller's
+    transaction, so the rooms' rows are locked only from there to the commit.
+    """
+    if not datas:
+        return []
+    require_perm(actor, CHECKIN_PERM, facility.pk)
+    now = timezone.now()
+    wanted = {_as_id(d.patient_id) for d in datas} - {None}
+    patients = Patient.objects.filter(
+        pk__in=wanted, status=PatientStatus.ACTIVE, voided_at__isnull=True
+    ).in_bulk()
+    rooms = (
+        ClinicRoom.objects.select_related("department")
+        .filter(pk__in={_as_id(d.room_id) for d in datas} - {None})
+        .filter(department__facility=facility, is_active=True)
+        .in_bulk()
+    )
+    checked = []
+    for i, data in enumerate(datas):
+        try:
+            patient = patients.get(_as_id(data.patient_id))
+            if patient is None:
+                raise Http404
+            room, card = checkin_validate(
+                facility=facility,
+                data=data,
+                on=local_day(now),
+                patient=patient,
+                rooms=rooms,
+                now=now,
+            )
+        except Exception as exc:
+            raise BatchItemError(i, exc) from None
+        checked.append((data, patient, room, card))
+    with transaction.atomic():
+        enrolled = set(
+            PatientIdentifier.objects.filter(
+                patient_id__in=patients,
+                system=IdentifierSystem.MRN,
+                facility=facility,
+                voided_at__isnull=True,
+            ).values_list("patient_id", flat=True)
+        )
+        for _data, patient, _room, _card in checked:  # found city-wide: a record number first
+            if patient.pk not in enrolled:
+                patient_enroll(actor=actor, facility=facility, patient=patient)
+                enrolled.add(patient.pk)
+        encounters = [
+            _new_visit(actor=actor, facility=facility, data=d, patient=p, room=r, card=c, now=now)
+            for d, p, r, c in checked
+        ]
+        Encounter.objects.bulk_create(encounters)
+        numbering = partial(_check_ins_number, actor, facility, encounters, now)
+        if defer is None:
+            numbering()
+        else:
+            defer(numbering)
+    return encounters
 
 
 @transaction.atomic

@@ -11,28 +11,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ehealth.core.audit import audit_record
+from ehealth.core.audit import audit_record, audit_record_each
 from ehealth.core.models import Facility
-from patients.clinical.common import locked_encounter
+from patients.clinical.common import (
+    EncounterLocked,
+    ensure_unlocked,
+    locked_encounter,
+    require_at_facility,
+    require_perm,
+)
 from patients.models import Encounter, VitalSigns
 from patients.normalize import clean_text
+from patients.services import BatchItemError
 
 VITALS_PERM = "patients.record_vitals"
-
-
-def _audit(actor, action: str, encounter: Encounter, facility: Facility, **detail) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        target=encounter,
-        patient_id=encounter.patient_id,
-        detail={"facility_id": facility.pk, "encounter_id": encounter.pk, **detail},
-    )
 
 
 @dataclass
@@ -99,6 +97,36 @@ def vitals_validate(data: VitalsInput) -> dict[str, object]:
     return clean
 
 
+def _recorded_at(data: VitalsInput, encounter: Encounter, now: datetime) -> datetime:
+    """When the set was measured (now when not given): not in the future, not before the
+    encounter began."""
+    recorded_at = data.recorded_at or now
+    if recorded_at > now + timedelta(minutes=5):
+        raise ValidationError({"recorded_at": [_("Thời điểm đo không được ở tương lai.")]})
+    if recorded_at < encounter.started_at:
+        raise ValidationError({"recorded_at": [_("Thời điểm đo phải sau khi người bệnh vào.")]})
+    return recorded_at
+
+
+def _row(actor, encounter: Encounter, data: VitalsInput, clean: dict, recorded_at) -> VitalSigns:
+    return VitalSigns(
+        encounter=encounter,
+        recorded_at=recorded_at,
+        recorded_by=actor,
+        note=clean_text(data.note)[:500],
+        **clean,
+    )
+
+
+def _audit_detail(facility: Facility, vitals: VitalSigns, clean: dict) -> dict:
+    return {
+        "facility_id": facility.pk,
+        "encounter_id": vitals.encounter_id,
+        "vitals_id": vitals.pk,
+        "measured": sorted(k for k, v in clean.items() if v is not None),
+    }
+
+
 @transaction.atomic
 def vitals_record(
     *, actor, facility: Facility, encounter: Encounter, data: VitalsInput
@@ -109,25 +137,70 @@ def vitals_record(
     encounter = locked_encounter(
         actor=actor, facility=facility, encounter=encounter, perm=VITALS_PERM
     )
-    now = timezone.now()
-    recorded_at = data.recorded_at or now
-    if recorded_at > now + timedelta(minutes=5):
-        raise ValidationError({"recorded_at": [_("Thời điểm đo không được ở tương lai.")]})
-    if recorded_at < encounter.started_at:
-        raise ValidationError({"recorded_at": [_("Thời điểm đo phải sau khi người bệnh vào.")]})
-    vitals = VitalSigns.objects.create(
-        encounter=encounter,
-        recorded_at=recorded_at,
-        recorded_by=actor,
-        note=clean_text(data.note)[:500],
-        **clean,
-    )
-    _audit(
-        actor,
-        "vitals.record",
-        encounter,
-        facility,
-        vitals_id=vitals.pk,
-        measured=sorted(k for k, v in clean.items() if v is not None),
+    vitals = _row(actor, encounter, data, clean, _recorded_at(data, encounter, timezone.now()))
+    vitals.save(force_insert=True)
+    audit_record(
+        actor=actor,
+        action="vitals.record",
+        target=encounter,
+        patient_id=encounter.patient_id,
+        detail=_audit_detail(facility, vitals, clean),
     )
     return vitals
+
+
+@transaction.atomic
+def vitals_record_many(
+    *, actor, facility: Facility, items: list[tuple[Encounter | int, VitalsInput]]
+) -> list[VitalSigns]:
+    """`vitals_record` of each (encounter, data) item, all or nothing, in a constant number of
+    statements (the vital signs of a partner's transaction): the permission asked once, every
+    encounter locked in one statement (by pk: two batches never wait on each other in a cycle),
+    the rows in one INSERT and their audit entries in another. Several items may share an
+    encounter. The first item (in order) that `vitals_record` would refuse is raised as
+    BatchItemError, with the error it would have raised there: a value, then the permission,
+    then the encounter, then the time."""
+    errors: dict[int, Exception] = {}
+    cleans: dict[int, dict] = {}
+    for i, (_encounter, data) in enumerate(items):
+        try:
+            cleans[i] = vitals_validate(data)
+        except ValidationError as exc:
+            errors[i] = exc
+    if cleans:
+        try:
+            require_perm(actor, VITALS_PERM, facility.pk)
+        except PermissionDenied as exc:
+            errors[min(cleans)] = exc
+            cleans = {}
+    ids = {i: e.pk if isinstance(e, Encounter) else int(e) for i, (e, _d) in enumerate(items)}
+    encounters: dict[int, Encounter] = {}
+    if cleans:
+        locked = Encounter.objects.select_for_update(of=("self",))
+        locked = locked.filter(pk__in={ids[i] for i in cleans}).order_by("pk")
+        encounters = {e.pk: e for e in locked}
+    now = timezone.now()
+    rows: list[VitalSigns] = []
+    for i, clean in cleans.items():
+        encounter, data = encounters.get(ids[i]), items[i][1]
+        try:
+            if encounter is None or encounter.voided_at is not None:
+                raise Http404
+            require_at_facility(encounter, facility)
+            ensure_unlocked(encounter)
+            rows.append(_row(actor, encounter, data, clean, _recorded_at(data, encounter, now)))
+        except (Http404, EncounterLocked, ValidationError) as exc:
+            errors[i] = exc
+    if errors:
+        first = min(errors)
+        raise BatchItemError(first, errors[first])
+    VitalSigns.objects.bulk_create(rows)
+    audit_record_each(
+        actor=actor,
+        action="vitals.record",
+        entries=[
+            (row.encounter, row.encounter.patient_id, _audit_detail(facility, row, clean))
+            for row, clean in zip(rows, cleans.values(), strict=True)
+        ],
+    )
+    return rows
