@@ -724,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         bundles = {
             "bundle_size": args.bundle_size,
             "max_requests": args.max_bundles,
-            "warmup_requests": 2,
+            "warmup_requests": 5,  # per connection: every worker has served a Bundle
         }
         if "transaction" in args.phases:  # new Patients only
             plan.append(

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_noop
 
 from ehealth.core import permissions
 from ehealth.core.audit import audit_record, audit_record_each
+from ehealth.core.bulk import bulk_insert
 from ehealth.core.exceptions import ConcurrentEditError, DomainError, DuplicateIdentifierError
 from ehealth.core.models import Facility
 from patients import identifiers as idchecks
@@ -143,7 +144,7 @@ def _insert_identifiers(
     DuplicateIdentifierError (the caller's transaction then rolls back as a whole)."""
     try:
         with transaction.atomic():
-            PatientIdentifier.objects.bulk_create(rows)
+            bulk_insert(PatientIdentifier, rows)
     except IntegrityError as exc:
         if _constraint_name(exc) != "identifier_city_unique":
             raise
@@ -373,7 +374,7 @@ def patient_register_many(
         patient = Patient(created_by=actor, created_at_facility=facility)
         _apply(patient, d)
         patients.append(patient)
-    Patient.objects.bulk_create(patients)
+    bulk_insert(Patient, patients)
     rows = [
         PatientIdentifier(patient=patient, system=system, value=value)
         for patient, w in zip(patients, wanted, strict=True)
@@ -458,7 +459,7 @@ def _batch_identifiers_insert(
     its item (BatchItemError). A record number taken is raised as is (IntegrityError)."""
     try:
         with transaction.atomic():
-            PatientIdentifier.objects.bulk_create(rows)
+            bulk_insert(PatientIdentifier, rows)
     except IntegrityError as exc:
         if _constraint_name(exc) != "identifier_city_unique":
             raise

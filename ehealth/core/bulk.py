@@ -5,9 +5,10 @@ Django's `bulk_create` prepares every value of every row through the field's
 deriving its charges). `bulk_insert` sends the attribute values as they are — psycopg2 adapts
 str, int, Decimal, date, datetime, bool and None itself — after the two preparations Django does
 that change a value: `auto_now`/`auto_now_add` stamps and decimals rounded to the column's
-places (ROUND_HALF_EVEN, as Django's `format_number`). Fields of other types (JSON, arrays,
-files) are refused rather than sent unprepared. Primary keys come back with RETURNING and are
-set on the objects, as `bulk_create` does on PostgreSQL.
+places (ROUND_HALF_EVEN, as Django's `format_number`), and a field's constant `db_default` in
+place of the `DatabaseDefault` marker an unsaved object holds. Fields of other types (JSON,
+arrays, files) and computed database defaults are refused rather than sent unprepared. Primary
+keys come back with RETURNING and are set on the objects, as `bulk_create` does on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import connection, models
+from django.db.models.expressions import DatabaseDefault, Value
 from django.utils import timezone
 
 _PLAIN = (
@@ -44,9 +46,15 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model], *, chun
         return
     pk = model._meta.pk
     fields = [f for f in model._meta.concrete_fields if f is not pk]
+    defaults = {}
     for f in fields:
-        if not isinstance(f, _PLAIN):
+        default = f.db_default if f.has_db_default() else None
+        if isinstance(default, Value):
+            default = default.value
+        if not isinstance(f, _PLAIN) or hasattr(default, "resolve_expression"):
             raise TypeError(f"bulk_insert: {model.__name__}.{f.name} needs Django's preparation")
+        if f.has_db_default():
+            defaults[f.attname] = default
     now = timezone.now()
     stamped = [
         f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
@@ -64,6 +72,9 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model], *, chun
                 setattr(obj, f.attname, now)
             for attname, places in decimals:
                 setattr(obj, attname, _decimal(getattr(obj, attname), places))
+            for attname, value in defaults.items():
+                if isinstance(getattr(obj, attname), DatabaseDefault):
+                    setattr(obj, attname, value)
             params.extend(getattr(obj, a) for a in attnames)
         sql = (
             f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(part))} "  # noqa: S608

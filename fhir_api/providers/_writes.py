@@ -26,7 +26,7 @@ def client_facility(call: Call) -> Facility:
     """The unit the caller writes for (403 for a caller of no unit)."""
     if call.principal.facility_id is None:
         raise Forbidden("The caller belongs to no health unit.")
-    return Facility.objects.get(pk=call.principal.facility_id)
+    return call.principal.facility()  # read once per request
 
 
 def conditional_search(

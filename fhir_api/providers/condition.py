@@ -304,7 +304,7 @@ class ConditionProvider:
                 break
             sents.append(sent)
             datas.append(data)
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # inside the Bundle's transaction
             if datas:
                 found = (
                     _encounters(call)

@@ -332,7 +332,7 @@ class EncounterProvider:
                 exc.batch_index = i
                 failed = exc
                 break
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # inside the Bundle's transaction
             try:
                 opened = encounter_check_in_many(
                     actor=call.principal.user,

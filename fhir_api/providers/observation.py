@@ -339,7 +339,7 @@ class ObservationProvider:
                 failed = exc
                 del sents[i:], writes[i:]
                 break
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # inside the Bundle's transaction
             rows = []
             if writes:
                 items = [(visible[w.encounter_id], w.data) for w in writes]

@@ -406,7 +406,7 @@ class PatientProvider:
                 break
             sents.append(sent)
             datas.append(data)
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # inside the Bundle's transaction
             patients = []
             if datas:
                 try:

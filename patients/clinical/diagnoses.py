@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from ehealth.core import permissions
 from ehealth.core.audit import audit_record, audit_record_each
+from ehealth.core.bulk import bulk_insert
 from ehealth.core.exceptions import DomainError
 from ehealth.core.models import Facility, IcdCode
 from patients.clinical.common import (
@@ -253,7 +254,7 @@ def diagnosis_add_many(*, actor, facility: Facility, items: list[DiagnosisItem])
                 recorded_at=now,
             )
         )
-    Diagnosis.objects.bulk_create(diagnoses)
+    bulk_insert(Diagnosis, diagnoses)
     _versions_save(list(rows.values()), now)
     audit_record_each(
         actor=actor,

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ehealth.core.audit import audit_record, audit_record_each
+from ehealth.core.bulk import bulk_insert
 from ehealth.core.models import ClinicRoom, Facility
 from patients.choices import IdentifierSystem, PatientStatus
 from patients.clinical.card_lookup import insurance_card_lookup
@@ -214,7 +215,8 @@ def queue_tickets_issue_many(*, encounters: list[Encounter], at) -> list[QueueTi
                 encounter=encounter, room_id=encounter.room_id, day=day, number=number, issued_at=at
             )
         )
-    return QueueTicket.objects.bulk_create(tickets)
+    bulk_insert(QueueTicket, tickets)
+    return tickets
 
 
 def encounter_check_in(*, actor, facility: Facility, data: CheckInInput) -> Encounter:
@@ -377,7 +379,7 @@ def encounter_check_in_many(
             _new_visit(actor=actor, facility=facility, data=d, patient=p, room=r, card=c, now=now)
             for d, p, r, c in checked
         ]
-        Encounter.objects.bulk_create(encounters)
+        bulk_insert(Encounter, encounters)
         numbering = partial(_check_ins_number, actor, facility, encounters, now)
         if defer is None:
             numbering()

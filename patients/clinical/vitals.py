@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ehealth.core.audit import audit_record, audit_record_each
+from ehealth.core.bulk import bulk_insert
 from ehealth.core.models import Facility
 from patients.clinical.common import (
     EncounterLocked,
@@ -194,7 +195,7 @@ def vitals_record_many(
     if errors:
         first = min(errors)
         raise BatchItemError(first, errors[first])
-    VitalSigns.objects.bulk_create(rows)
+    bulk_insert(VitalSigns, rows)
     audit_record_each(
         actor=actor,
         action="vitals.record",
