@@ -63,3 +63,23 @@ def test_a_model_with_a_json_field_is_refused_before_anything_is_sent():
     with pytest.raises(TypeError, match="needs Django.s preparation"):
         bulk_insert(AuditEvent, [AuditEvent(action="x", detail={"a": 1})])
     assert not AuditEvent.objects.filter(action="x").exists()
+
+
+def test_a_constant_database_default_is_sent_for_an_unset_field():
+    # an Encounter built unsaved holds Django's DatabaseDefault marker in its db_default fields
+    from patients.models import Encounter
+
+    template = visit(FacilityFactory())
+    row = Encounter(
+        patient_id=template.patient_id,
+        facility_id=template.facility_id,
+        department_id=template.department_id,
+        kind=template.kind,
+        visit_type=template.visit_type,
+        status=template.status,
+        started_at=template.started_at,
+    )
+    bulk_insert(Encounter, [row])
+    stored = Encounter.objects.get(pk=row.pk)
+    assert stored.archive_number == "" and stored.transfer_condition == ""
+    assert row.archive_number == ""  # the object holds what was written, as after a save
