@@ -8,6 +8,7 @@ providers themselves, so the same code serves a request sent alone and an entry 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -16,7 +17,7 @@ from django.db import connection
 
 from ehealth.core.models import Facility
 from fhir_api import registry
-from fhir_api.http import Call, FhirResult, version_headers
+from fhir_api.http import Call, FhirResult, validated, version_headers
 from fhir_api.models import ResourceExtra
 from fhir_api.outcomes import BadRequest, Forbidden
 from fhir_api.search.params import SearchRequest, parse_search
@@ -97,3 +98,24 @@ def void_reason(call: Call, what: str) -> str:
     name = (getattr(call.principal.user, "full_name", "") or "").strip()
     client = call.principal.client_id or str(call.principal.user)
     return f"{what} qua FHIR bởi hệ thống đối tác {name} (client {client})".replace("  ", " ")
+
+
+def batch_mapped(
+    resources: list[dict[str, Any]], resource_type: str, mapper: Callable[[dict[str, Any]], Any]
+) -> tuple[list[dict[str, Any]], list[Any], Exception | None]:
+    """The resources of a `create_many` validated (`read_body`'s check) and mapped in order up to
+    the first that fails: (the valid resources, what `mapper` made of each, that failure with
+    `batch_index` = its position, or None). The caller writes the entries before the failure
+    first and raises it only then, so that an error of theirs answers instead, as one by one."""
+    sents: list[dict[str, Any]] = []
+    mapped: list[Any] = []
+    for i, resource in enumerate(resources):
+        try:
+            sent = validated(resource, resource_type)
+            item = mapper(sent)
+        except Exception as exc:  # noqa: BLE001 - raised by the caller, after the entries before it
+            exc.batch_index = i
+            return sents, mapped, exc
+        sents.append(sent)
+        mapped.append(item)
+    return sents, mapped, None

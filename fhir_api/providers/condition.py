@@ -34,7 +34,6 @@ from fhir_api.http import (
     etag,
     parse_etag,
     read_body,
-    validated,
     version_headers,
 )
 from fhir_api.mappers.condition import (
@@ -292,18 +291,14 @@ class ConditionProvider:
         on one encounter take the places and versions one by one would give them. The first entry
         that `create` would refuse raises its error with `batch_index` = its position.
         """
-        sents, datas, failed, facility = [], [], None, None
-        for i, resource in enumerate(resources):
-            try:
-                sent = validated(resource, TYPE)
-                data = _input(sent)
-                facility = facility or _writes.client_facility(call)
-            except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
-                exc.batch_index = i
-                failed = exc
-                break
-            sents.append(sent)
-            datas.append(data)
+
+        def mapped(sent: dict[str, Any]) -> ConditionInput:
+            data = _input(sent)
+            _writes.client_facility(call)  # as `create`: 403 for a caller of no unit, after mapping
+            return data
+
+        sents, datas, failed = _writes.batch_mapped(resources, TYPE, mapped)
+        facility = _writes.client_facility(call) if datas else None
         with transaction.atomic(savepoint=False):  # inside the Bundle's transaction
             if datas:
                 found = (

@@ -33,7 +33,6 @@ from fhir_api.http import (
     etag,
     parse_etag,
     read_body,
-    validated,
     version_headers,
 )
 from fhir_api.mappers.encounter import (
@@ -174,6 +173,10 @@ def _mapped(build, *args, **kwargs):
         raise Unprocessable(exc.message, expression=exc.path) from None
 
 
+class _Stay(Exception):  # noqa: N818 - a signal, not an error
+    """A stay among the creates of a batch: admissions run one by one."""
+
+
 def _at(error: Exception, index: int) -> Exception:
     error.batch_index = index
     return error
@@ -302,19 +305,18 @@ class EncounterProvider:
         """
         facility = _writes.client_facility(call)
         unit = self._unit_rooms(facility)
-        parsed, failed = [], None
-        for i, resource in enumerate(resources):
-            try:
-                sent = validated(resource, TYPE)
-                data = _input(sent)
-                if data.kind != EncounterKind.OUTPATIENT:
-                    return None
-                self._check_new(data, facility)
-                parsed.append((sent, data))
-            except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
-                exc.batch_index = i
-                failed = exc
-                break
+
+        def mapped(sent: dict[str, Any]) -> EncounterInput:
+            data = _input(sent)
+            if data.kind != EncounterKind.OUTPATIENT:
+                raise _Stay
+            self._check_new(data, facility)
+            return data
+
+        sents, datas, failed = _writes.batch_mapped(resources, TYPE, mapped)
+        if isinstance(failed, _Stay):
+            return None
+        parsed = list(zip(sents, datas, strict=True))
         patients = patient_visible_qs(user=call.principal.user)
         visible = set(
             patients.filter(pk__in=[d.patient_id for _s, d in parsed]).values_list("pk", flat=True)

@@ -24,7 +24,7 @@ from ehealth.core.audit import audit_record, audit_record_many
 from ehealth.core.models import Facility
 from fhir_api import registry
 from fhir_api.extras import extras_apply, extras_diff
-from fhir_api.http import Call, FhirResult, etag, read_body, validated, version_headers
+from fhir_api.http import Call, FhirResult, etag, read_body, version_headers
 from fhir_api.mappers.observation import (
     RESULT,
     SLOTS,
@@ -317,18 +317,14 @@ class ObservationProvider:
         its error with `batch_index` = its position: the entries before a refused one are still
         recorded first, as one by one, so that an error of theirs answers instead. Never None:
         vital signs of one batch do not depend on each other (several on one encounter too)."""
-        sents, writes, failed, facility = [], [], None, None
-        for i, resource in enumerate(resources):
-            try:
-                sent = validated(resource, TYPE)
-                write = _mapped(sent)
-                facility = facility or _writes.client_facility(call)
-            except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
-                exc.batch_index = i
-                failed = exc
-                break
-            sents.append(sent)
-            writes.append(write)
+
+        def mapped(sent: dict[str, Any]) -> VitalsWrite:
+            write = _mapped(sent)
+            _writes.client_facility(call)  # as `create`: 403 for a caller of no unit, after mapping
+            return write
+
+        sents, writes, failed = _writes.batch_mapped(resources, TYPE, mapped)
+        facility = _writes.client_facility(call) if writes else None
         wanted = {w.encounter_id for w in writes}
         visible = {e.pk: e for e in _visible_encounters(call).filter(pk__in=wanted)}
         for i, write in enumerate(writes):

@@ -21,7 +21,7 @@ from ehealth.core.sqlrows import Prepared, Row, columns
 from fhir_api import registry
 from fhir_api.extras import extras_apply, extras_diff
 from fhir_api.history import history_bundle, parse_history
-from fhir_api.http import Call, FhirResult, parse_etag, read_body, validated, version_headers
+from fhir_api.http import Call, FhirResult, parse_etag, read_body, version_headers
 from fhir_api.mappers.patient import (
     FIELD_PATHS,
     INPUT_FIELD_OF_URI,
@@ -40,6 +40,7 @@ from fhir_api.outcomes import (
     Unprocessable,
 )
 from fhir_api.providers import _patient_history as history
+from fhir_api.providers import _writes
 from fhir_api.providers.base import search_request, searchset
 from fhir_api.search import patient as patient_search
 from fhir_api.search.common import int_id
@@ -393,19 +394,15 @@ class PatientProvider:
         raises its error with `batch_index` = its position. None (nothing written) when two
         resources hold the same identifier: the caller creates them one by one then.
         """
-        sents, datas, failed = [], [], None
         defer = call.deferred.append if call.deferred is not None else None
-        for i, resource in enumerate(resources):
-            try:
-                sent = validated(resource, TYPE)
-                data = _input(sent)
-                facility = _facility(call)
-            except Exception as exc:  # noqa: BLE001 - raised below, after the entries before it
-                exc.batch_index = i
-                failed = exc
-                break
-            sents.append(sent)
-            datas.append(data)
+
+        def mapped(sent: dict[str, Any]) -> services.PatientInput:
+            data = _input(sent)
+            _facility(call)  # as `create`: 403 for a caller of no unit, after mapping
+            return data
+
+        sents, datas, failed = _writes.batch_mapped(resources, TYPE, mapped)
+        facility = _facility(call) if datas else None
         with transaction.atomic(savepoint=False):  # inside the Bundle's transaction
             patients = []
             if datas:
