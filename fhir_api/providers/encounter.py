@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from ehealth.core.audit import audit_record, audit_record_many
@@ -304,7 +304,6 @@ class EncounterProvider:
         written) when the batch holds a stay: admissions run one by one.
         """
         facility = _writes.client_facility(call)
-        unit = self._unit_rooms(facility)
 
         def mapped(sent: dict[str, Any]) -> EncounterInput:
             data = _input(sent)
@@ -317,6 +316,7 @@ class EncounterProvider:
         if isinstance(failed, _Stay):
             return None
         parsed = list(zip(sents, datas, strict=True))
+        unit = self._unit_rooms(facility, datas)
         patients = patient_visible_qs(user=call.principal.user)
         visible = set(
             patients.filter(pk__in=[d.patient_id for _s, d in parsed]).values_list("pk", flat=True)
@@ -356,25 +356,25 @@ class EncounterProvider:
                 raise _at(error, exc.index) from None
             if failed is not None:
                 raise failed
-            ids = [e.pk for e in opened]
-            loaded = {}
-            for encounter in opened:  # as written (a new visit has no transfers, no beds)
+            rendered, extras = [], []
+            for encounter, (sent, _data) in zip(opened, parsed, strict=True):
+                # as written: a new visit has no transfers and no beds; rendered once, its stored
+                # form (the base of the kept elements) is the body without id and meta
                 encounter.fhir_transfers, encounter.fhir_occupancies = [], []
-                loaded[encounter.pk] = encounter
-            extras = {}
-            for pk, (sent, _data) in zip(ids, parsed, strict=True):
-                content = extras_diff(_kept_part(sent), _stored_form(loaded[pk]))
+                body, version, last = _render(encounter, None)
+                stored = {k: v for k, v in body.items() if k not in ("id", "meta")}
+                content = extras_diff(_kept_part(sent), stored)
                 if content:
-                    extras[pk] = ResourceExtra(
-                        resource_type=TYPE, resource_id=str(pk), content=content
+                    extra = ResourceExtra(
+                        resource_type=TYPE, resource_id=str(encounter.pk), content=content
                     )
+                    extras.append((len(rendered), encounter, extra))
+                rendered.append((body, version, last))
             if extras:
-                ResourceExtra.objects.bulk_create(extras.values())
-        answers = []
-        for pk in ids:
-            body, version, last = _render(loaded[pk], extras.get(pk))
-            answers.append(_writes.answer(call, TYPE, body, version, last, status=201))
-        return answers
+                ResourceExtra.objects.bulk_create(extra for _i, _e, extra in extras)
+                for i, encounter, extra in extras:  # with what is kept beside it
+                    rendered[i] = _render(encounter, extra)
+        return [_writes.answer(call, TYPE, *r, status=201) for r in rendered]
 
     def _check_new(self, data: EncounterInput, facility: Facility) -> None:
         """A new encounter is at the client's own unit, in the status its service opens it in."""
@@ -470,11 +470,20 @@ class EncounterProvider:
         return list(rooms.order_by("department_id", "code")[:21])
 
     @staticmethod
-    def _unit_rooms(facility: Facility) -> tuple[list[ClinicRoom], set[int]]:
-        """The unit's active rooms (in the order `_rooms_queried` gives) and department ids."""
+    def _unit_rooms(
+        facility: Facility, datas: list[EncounterInput]
+    ) -> tuple[list[ClinicRoom], set[int]]:
+        """The unit's active rooms the batch may pick among (in the order `_rooms_queried` gives)
+        and its department ids: when every visit names its room or department, only the rooms
+        of those codes and departments (a hospital has a hundred rooms), else all."""
         rooms = ClinicRoom.objects.filter(department__facility=facility, is_active=True)
+        if all(d.room_code or d.department_id is not None for d in datas):
+            codes = {d.room_code for d in datas if d.room_code}
+            named = {d.department_id for d in datas if d.department_id is not None}
+            rooms = rooms.filter(Q(code__in=codes) | Q(department_id__in=named))
         departments = Department.objects.filter(facility=facility).values_list("pk", flat=True)
-        return list(rooms.order_by("department_id", "code")), set(departments)
+        rooms = rooms.only("id", "code", "department_id").order_by("department_id", "code")
+        return list(rooms), set(departments)
 
     def _conditional_match(self, call: Call, condition: str) -> Encounter | None:
         req = _writes.conditional_search(call, TYPE, condition, encounter_search.PARAMS)
