@@ -216,7 +216,7 @@ def test_the_cashier_menu_entry_shows_for_the_cashier_only(client, cashier, faci
 
 
 def test_desk_lists_todays_visits_and_finds_a_patient_typed_without_diacritics(
-    cashier_client, facility, doctor
+    cashier_client, facility, doctor, midday
 ):
     # given
     enc = _visit(facility, doctor)
@@ -259,7 +259,9 @@ def test_search_by_todays_queue_number_card_code_and_invoice_number(
     assert found(f"HD{invoice.pk}") == {second.pk}
 
 
-def test_desk_list_runs_a_fixed_number_of_queries(cashier_client, facility, doctor, cashier):
+def test_desk_list_runs_a_fixed_number_of_queries(
+    cashier_client, facility, doctor, cashier, midday
+):
     # given
     room = make_room(facility)
     _built(_visit(facility, doctor, room=room), cashier)

@@ -92,7 +92,9 @@ def test_a_receptionist_reads_no_encounter(facility, receptionist):
 # --- Worklist ---------------------------------------------------------------------------
 
 
-def test_the_worklist_shows_todays_queue_with_results_waiting(facility, doctor, staff_factory):
+def test_the_worklist_shows_todays_queue_with_results_waiting(
+    facility, doctor, staff_factory, midday
+):
     # given a room with three patients; the second has a lab result that came back
     room = make_room(facility)
     visits = [

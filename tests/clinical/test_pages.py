@@ -237,7 +237,7 @@ def test_receptionist_checks_in_and_sees_the_ticket_in_the_rooms_queue(client, w
     assert "Lê Văn Phúc" in html
 
 
-def test_queue_shows_the_days_tickets_in_order_with_waiting_minutes(client, w):
+def test_queue_shows_the_days_tickets_in_order_with_waiting_minutes(client, w, midday):
     # given two patients who came 25 and 10 minutes ago
     now = timezone.now()
     for minutes in (25, 10):

@@ -270,7 +270,7 @@ def test_a_doctor_cannot_check_in(doctor, facility, room, patient):
     assert not Encounter.objects.exists()
 
 
-def test_queue_shows_the_room_in_order_with_waiting_minutes(receptionist, facility, room):
+def test_queue_shows_the_room_in_order_with_waiting_minutes(receptionist, facility, room, midday):
     # given three check-ins issued 30, 20 and 5 minutes ago; the first already called
     now = timezone.now()
     encounters = [
