@@ -74,10 +74,18 @@ class Entry:
     full_url: str = ""
     if_none_exist: str = ""
     if_match: str = ""
+    _sent_references: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def path(self) -> str:
         return f"Bundle.entry[{self.index}]"
+
+    @property
+    def sent_references(self) -> list[str]:
+        """Every `reference` string of the resource as sent (before any is resolved), once."""
+        if self._sent_references is None:
+            self._sent_references = _references(self.resource)
+        return self._sent_references
 
 
 def bundle_process(call: Call) -> FhirResult:
@@ -318,8 +326,10 @@ def _transaction_steps(
         if call.deferred and step[0].interaction != "create":
             _deferred_run(call)
         for entry in step:
-            if entry.resource is not None:
-                entry.resource = _resolve(
+            if entry.resource is not None and any(
+                r.startswith("urn:") for r in entry.sent_references
+            ):  # else nothing to rewrite (most resources): not copied
+                entry.resource = _rewrite(
                     entry, entry.resource, mapping, path=f"{entry.path}.resource"
                 )
         try:
@@ -367,7 +377,7 @@ def _steps(order: list[Entry]) -> list[list[Entry]]:
 
     def depth_of(entry: Entry) -> int:  # the creates refer to each other without cycles
         if entry.index not in depth:
-            targets = [by_url.get(r) for r in _references(entry.resource)]
+            targets = [by_url.get(r) for r in entry.sent_references]
             targets = [t for t in targets if t is not None and t is not entry]
             depth[entry.index] = 1 + max((depth_of(t) for t in targets), default=-1)
         return depth[entry.index]
@@ -459,7 +469,7 @@ def _ordered(entries: list[Entry]) -> list[Entry]:
                 expression=entry.path,
             )
         state[entry.index] = "active"
-        for reference in _references(entry.resource):
+        for reference in entry.sent_references:
             target = by_url.get(reference)
             if target is not None and target is not entry:
                 visit(target, (*trail, entry.index))
@@ -476,14 +486,8 @@ def _ordered(entries: list[Entry]) -> list[Entry]:
     return [*deletes, *done, *(e for e in rest if e.method != "DELETE")]
 
 
-def _resolve(entry: Entry, value: Any, mapping: dict[str, str], *, path: str) -> Any:
-    """The resource with every reference to another entry's fullUrl rewritten to `Type/id`."""
-    if not any(r.startswith("urn:") for r in _references(value)):
-        return value  # nothing to rewrite (most resources): not copied
-    return _rewrite(entry, value, mapping, path=path)
-
-
 def _rewrite(entry: Entry, value: Any, mapping: dict[str, str], *, path: str) -> Any:
+    """The resource with every reference to another entry's fullUrl rewritten to `Type/id`."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():

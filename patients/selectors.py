@@ -33,6 +33,7 @@ from patients.choices import CITY_UNIQUE_SYSTEMS, IdentifierSystem, PatientStatu
 from patients.duplicates import Candidate, Probe, similar_candidates
 from patients.models import (
     DuplicateCandidate,
+    Encounter,
     Patient,
     PatientGroupObjectPermission,
     PatientIdentifier,
@@ -187,6 +188,75 @@ def _patient_get_statement() -> Prepared:
         "patient_get_audited",
         f"WITH found AS ({sql}), audit AS ({audit}) SELECT * FROM found",  # noqa: S608
     )
+
+
+def _ids(pks) -> list[int]:
+    """The valid primary keys among `pks` (others match nothing, as an ORM `pk__in` lookup of a
+    value no row holds)."""
+    ids = set()
+    for pk in pks:
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            continue
+        if 0 < pk < 2**63:
+            ids.add(pk)
+    return sorted(ids)
+
+
+def _visible_rows(user, statement: Prepared, pks) -> list[tuple]:
+    """The rows of a statement over `_visible_sql` for these primary keys (`%(pks)s`)."""
+    ids = _ids(pks)
+    if not ids or not getattr(user, "is_authenticated", False):
+        return []
+    scope = _scope(user)
+    if not scope.facility_ids:
+        return []  # city admins and staff without a patient role see no chart
+    with connection.cursor() as cursor:
+        statement.execute(cursor, {"pks": ids, **_visible_params(user, scope)})
+        return cursor.fetchall()
+
+
+def patients_visible_among(*, user, pks) -> dict[int, Patient]:
+    """The patients among `pks` that the user may see, by id: exactly
+    `patient_visible_qs(user=user).filter(pk__in=pks).in_bulk()`, written by hand and prepared (a
+    partner's transaction asks it for the patients of its visits; the ORM compiled its
+    visibility subqueries in several times the query's own time)."""
+    rows = _visible_rows(user, _patients_among_statement(), pks)
+    return {p.pk: p for p in (Row(r).take(Patient) for r in rows)}
+
+
+@cache
+def _patients_among_statement() -> Prepared:
+    sql = (
+        f"SELECT {columns(Patient, 'p')} FROM {_P} p "  # noqa: S608
+        f"WHERE p.id = ANY(%(pks)s::bigint[]) AND {_visible_sql('p')}"
+    )
+    return Prepared("patients_visible_among", sql)
+
+
+_ENCOUNTER_KEYS = ("patient_id", "facility_id")
+
+
+def patient_encounters_visible_among(*, user, pks) -> dict[int, Encounter]:
+    """The encounters among `pks` that are not voided and whose patient the user may see, by id,
+    with only their id, patient_id and facility_id loaded: exactly
+    `Encounter.objects.filter(voided_at__isnull=True, patient__in=patient_visible_qs(user=user)
+    .values("pk"), pk__in=pks).only("id", "patient_id", "facility_id").in_bulk()`, written by
+    hand and prepared (the check of a partner's Observations and Conditions)."""
+    rows = _visible_rows(user, _encounters_among_statement(), pks)
+    return {e.pk: e for e in (Row(r).take(Encounter, only=_ENCOUNTER_KEYS) for r in rows)}
+
+
+@cache
+def _encounters_among_statement() -> Prepared:
+    table = Encounter._meta.db_table
+    sql = (
+        f"SELECT {columns(Encounter, 'e', _ENCOUNTER_KEYS)} FROM {table} e "  # noqa: S608
+        f"JOIN {_P} p ON p.id = e.patient_id WHERE e.id = ANY(%(pks)s::bigint[]) "
+        f"AND e.voided_at IS NULL AND {_visible_sql('p')}"
+    )
+    return Prepared("patient_encounters_visible_among", sql)
 
 
 def _visible_params(user, scope: _Scope) -> dict:

@@ -62,7 +62,7 @@ from patients.clinical.diagnoses import (
 )
 from patients.clinical.selectors import encounter_visible_qs
 from patients.models import Diagnosis, Encounter
-from patients.selectors import patient_visible_qs
+from patients.selectors import patient_encounters_visible_among, patient_visible_qs
 from patients.services import BatchItemError
 
 TYPE = "Condition"
@@ -301,11 +301,8 @@ class ConditionProvider:
         facility = _writes.client_facility(call) if datas else None
         with transaction.atomic(savepoint=False):  # inside the Bundle's transaction
             if datas:
-                found = (
-                    _encounters(call)
-                    .filter(pk__in={d.encounter_id for d in datas})
-                    .only("id", "patient_id", "facility_id")
-                    .in_bulk()
+                found = patient_encounters_visible_among(  # `_encounters(call)`, prepared
+                    user=call.principal.user, pks={d.encounter_id for d in datas}
                 )
                 for i, data in enumerate(datas):
                     try:

@@ -70,7 +70,7 @@ from patients.clinical.selectors import encounter_visible_qs
 from patients.clinical_choices import EncounterKind
 from patients.models import BedOccupancy, Encounter, Transfer
 from patients.normalize import clean_text
-from patients.selectors import patient_visible_qs
+from patients.selectors import patient_visible_qs, patients_visible_among
 from patients.services import BatchItemError
 
 TYPE = "Encounter"
@@ -317,9 +317,8 @@ class EncounterProvider:
             return None
         parsed = list(zip(sents, datas, strict=True))
         unit = self._unit_rooms(facility, datas)
-        patients = patient_visible_qs(user=call.principal.user)
-        visible = set(
-            patients.filter(pk__in=[d.patient_id for _s, d in parsed]).values_list("pk", flat=True)
+        visible = patients_visible_among(
+            user=call.principal.user, pks=[d.patient_id for _s, d in parsed]
         )
         forms = []
         for i, (_sent, data) in enumerate(parsed):
@@ -341,6 +340,8 @@ class EncounterProvider:
                     facility=facility,
                     datas=forms,
                     defer=call.deferred.append if call.deferred is not None else None,
+                    patients=visible,
+                    rooms={r.pk: r for r in unit[0]},
                 )
             except PermissionDenied:
                 raise _at(Forbidden(NOT_PERMITTED), 0) from None
@@ -481,9 +482,13 @@ class EncounterProvider:
             codes = {d.room_code for d in datas if d.room_code}
             named = {d.department_id for d in datas if d.department_id is not None}
             rooms = rooms.filter(Q(code__in=codes) | Q(department_id__in=named))
-        departments = Department.objects.filter(facility=facility).values_list("pk", flat=True)
+        departments = set()
+        if any(d.department_id is not None for d in datas):  # else `_room` never asks
+            departments = set(
+                Department.objects.filter(facility=facility).values_list("pk", flat=True)
+            )
         rooms = rooms.only("id", "code", "department_id").order_by("department_id", "code")
-        return list(rooms), set(departments)
+        return list(rooms), departments
 
     def _conditional_match(self, call: Call, condition: str) -> Encounter | None:
         req = _writes.conditional_search(call, TYPE, condition, encounter_search.PARAMS)

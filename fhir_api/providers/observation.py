@@ -59,7 +59,7 @@ from patients.clinical.selectors import encounter_visible_qs
 from patients.clinical.vitals import vitals_record, vitals_record_many
 from patients.clinical_choices import OrderStatus
 from patients.models import Encounter, ResultValue, VitalSigns
-from patients.selectors import patient_visible_qs
+from patients.selectors import patient_encounters_visible_among, patient_visible_qs
 from patients.services import BatchItemError
 
 TYPE = "Observation"
@@ -326,7 +326,10 @@ class ObservationProvider:
         sents, writes, failed = _writes.batch_mapped(resources, TYPE, mapped)
         facility = _writes.client_facility(call) if writes else None
         wanted = {w.encounter_id for w in writes}
-        visible = {e.pk: e for e in _visible_encounters(call).filter(pk__in=wanted)}
+        if call.principal.kind == "staff":
+            visible = {e.pk: e for e in _visible_encounters(call).filter(pk__in=wanted)}
+        else:  # as `_visible_encounters(call)` for a client, prepared
+            visible = patient_encounters_visible_among(user=call.principal.user, pks=wanted)
         for i, write in enumerate(writes):
             try:
                 _check_encounter(write, visible.get(write.encounter_id), facility)

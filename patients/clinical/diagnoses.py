@@ -32,6 +32,7 @@ from ehealth.core.bulk import bulk_insert
 from ehealth.core.exceptions import DomainError
 from ehealth.core.models import Facility, IcdCode
 from patients.clinical.common import (
+    encounters_for_update,
     ensure_unlocked,
     icd_in_force,
     local_day,
@@ -218,10 +219,7 @@ def diagnosis_add_many(*, actor, facility: Facility, items: list[DiagnosisItem])
     if not items:
         return []
     ids = sorted({_encounter_id(i.encounter) for i in items})
-    rows = {
-        e.pk: e
-        for e in Encounter.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
-    }
+    rows = encounters_for_update(ids)
     catalog: dict[str, list[IcdCode]] = defaultdict(list)
     for icd in IcdCode.objects.filter(code__in={normalize_icd(i.code) for i in items} - {""}):
         catalog[icd.code].append(icd)

@@ -244,10 +244,10 @@ def encounter_check_in(*, actor, facility: Facility, data: CheckInInput) -> Enco
 
 def _new_visit(*, actor, facility, data, patient, room, card, now) -> Encounter:
     """The visit as the reception opens it (not yet saved)."""
-    return Encounter(
+    encounter = Encounter(
         patient=patient,
         facility=facility,
-        department=room.department,
+        department_id=room.department_id,
         room=room,
         kind=EncounterKind.OUTPATIENT,
         visit_type=VisitType.EXAMINATION,
@@ -266,6 +266,9 @@ def _new_visit(*, actor, facility, data, patient, room, card, now) -> Encounter:
         started_at=min(data.started_at or now, now),
         created_by=actor,
     )
+    if ClinicRoom.department.is_cached(room):
+        encounter.department = room.department
+    return encounter
 
 
 def _check_in_detail(facility: Facility, encounter: Encounter, ticket: QueueTicket) -> dict:
@@ -318,7 +321,13 @@ def _check_ins_number(actor, facility: Facility, encounters: list[Encounter], at
 
 
 def encounter_check_in_many(
-    *, actor, facility: Facility, datas: list[CheckInInput], defer=None
+    *,
+    actor,
+    facility: Facility,
+    datas: list[CheckInInput],
+    defer=None,
+    patients: dict[int, Patient] | None = None,
+    rooms: dict[int, ClinicRoom] | None = None,
 ) -> list:
     """`encounter_check_in` for each item, all or nothing, in a constant number of statements (the
     visits of a partner's transaction): the same permission, validation and card check, record
@@ -330,21 +339,25 @@ def encounter_check_in_many(
     `defer` (a list's `append`, from a caller whose transaction goes on after the batch): the
     queue numbers and their audit entries are work handed to it, run at the end of the caller's
     transaction, so the rooms' rows are locked only from there to the commit.
+    `patients` (active, not voided) and `rooms` (the unit's active rooms), by id: when the caller
+    loaded them, they are not read again; an id missing from them is as unknown.
     """
     if not datas:
         return []
     require_perm(actor, CHECKIN_PERM, facility.pk)
     now = timezone.now()
-    wanted = {_as_id(d.patient_id) for d in datas} - {None}
-    patients = Patient.objects.filter(
-        pk__in=wanted, status=PatientStatus.ACTIVE, voided_at__isnull=True
-    ).in_bulk()
-    rooms = (
-        ClinicRoom.objects.select_related("department")
-        .filter(pk__in={_as_id(d.room_id) for d in datas} - {None})
-        .filter(department__facility=facility, is_active=True)
-        .in_bulk()
-    )
+    if patients is None:
+        wanted = {_as_id(d.patient_id) for d in datas} - {None}
+        patients = Patient.objects.filter(
+            pk__in=wanted, status=PatientStatus.ACTIVE, voided_at__isnull=True
+        ).in_bulk()
+    if rooms is None:
+        rooms = (
+            ClinicRoom.objects.select_related("department")
+            .filter(pk__in={_as_id(d.room_id) for d in datas} - {None})
+            .filter(department__facility=facility, is_active=True)
+            .in_bulk()
+        )
     checked = []
     for i, data in enumerate(datas):
         try:

@@ -22,6 +22,7 @@ from ehealth.core.bulk import bulk_insert
 from ehealth.core.models import Facility
 from patients.clinical.common import (
     EncounterLocked,
+    encounters_for_update,
     ensure_unlocked,
     locked_encounter,
     require_at_facility,
@@ -177,9 +178,7 @@ def vitals_record_many(
     ids = {i: e.pk if isinstance(e, Encounter) else int(e) for i, (e, _d) in enumerate(items)}
     encounters: dict[int, Encounter] = {}
     if cleans:
-        locked = Encounter.objects.select_for_update(of=("self",))
-        locked = locked.filter(pk__in={ids[i] for i in cleans}).order_by("pk")
-        encounters = {e.pk: e for e in locked}
+        encounters = encounters_for_update(ids[i] for i in cleans)
     now = timezone.now()
     rows: list[VitalSigns] = []
     for i, clean in cleans.items():

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ehealth.core.models import AuditEvent, Role
-from patients.clinical.common import EncounterLocked
+from patients.clinical.common import EncounterLocked, _encounters_locked_statement
 from patients.clinical.vitals import VitalsInput, vitals_record, vitals_record_many
 from patients.clinical_choices import EncounterStatus
 from patients.models import VitalSigns
@@ -114,9 +114,10 @@ def test_statements_do_not_grow_and_the_encounters_are_locked_at_once_by_pk(faci
     small = _statements(nurse, facility, 2)
     large = _statements(nurse, facility, 12)
     assert len(small) == len(large)
-    locks = [sql for sql in large if "FOR UPDATE" in sql]
+    locks = [sql for sql in large if "encounters_for_update" in sql]  # a prepared statement
     assert len(locks) == 1
-    assert 'ORDER BY "patients_encounter"."id" ASC' in locks[0]
+    prepared = _encounters_locked_statement().prepare_sql
+    assert prepared.endswith("WHERE e.id = ANY($1::bigint[]) ORDER BY e.id FOR UPDATE OF e")
     assert (
         len([sql for sql in large if sql.lstrip().startswith("INSERT")]) == 2
     )  # the rows, the audit

@@ -57,7 +57,7 @@ def _statements(api, facility, rooms, size: int) -> tuple[int, dict]:
 
 
 def test_visits_of_a_transaction_open_together_in_constant_statements(api, facility, rooms):
-    _statements(api, facility, rooms, 1)  # warm: the client's prepared statements
+    _statements(api, facility, rooms, 2)  # warm: the prepared statements of token and batch
     small, _ = _statements(api, facility, rooms, 3)
     large, data = _statements(api, facility, rooms, 20)
     assert small == large

@@ -9,11 +9,14 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
+from django.utils import timezone
 
 from ehealth.core.models import AuditEvent, Role
 from ehealth.core.permissions import share_with_user
 from patients.choices import IdentifierSystem, PatientStatus, Sex
+from patients.models import Encounter, Patient
 from patients.selectors import (
+    patient_encounters_visible_among,
     patient_find_by_identifier,
     patient_get,
     patient_search,
@@ -21,8 +24,10 @@ from patients.selectors import (
     patient_similar,
     patient_summary,
     patient_visible_qs,
+    patients_visible_among,
 )
 from patients.services import patient_merge, patient_share_with_facility
+from tests.clinical.factories import make_encounter
 from tests.core.factories import make_staff
 from tests.patients.factories import make_patient, patient_input, unique_card, unique_cccd
 
@@ -106,6 +111,76 @@ def test_merged_patient_is_no_longer_visible(unit_admin, facility):
     assert _status(merged) == PatientStatus.MERGED
     with pytest.raises(Http404):
         patient_get(user=unit_admin, pk=merged.pk)
+
+
+@pytest.fixture
+def city(doctor, facility, other_facility):
+    """A nurse of `other_facility` and patients she sees in every way and does not see: her own
+    unit's, one shared with her unit, one shared with her alone, another unit's, a merged one and
+    a voided one; each with a visit, and her own patient with a voided visit too."""
+    nurse = make_staff(other_facility, Role.NURSE)
+    own, by_unit, by_user, elsewhere, merged, voided = (
+        make_patient(other_facility),
+        make_patient(facility),
+        make_patient(facility),
+        make_patient(facility),
+        make_patient(other_facility),
+        make_patient(other_facility),
+    )
+    patients = [own, by_unit, by_user, elsewhere, merged, voided]
+    units = [other_facility, facility, facility, facility, other_facility, other_facility]
+    visits = [make_encounter(facility=u, patient=p) for u, p in zip(units, patients, strict=True)]
+    gone = make_encounter(facility=other_facility, patient=own)
+    patient_share_with_facility(
+        actor=doctor, facility=facility, patient=by_unit, target_facility=other_facility,
+        reason="Hội chẩn",
+    )  # fmt: skip
+    share_with_user(perm="patients.view_patient", obj=by_user, user=nurse)
+    admin = make_staff(other_facility, Role.UNIT_ADMIN)
+    patient_merge(actor=admin, facility=other_facility, survivor=own, merged=merged, reason="Trùng")
+    Patient.objects.filter(pk=voided.pk).update(voided_at=timezone.now())
+    Encounter.objects.filter(pk=gone.pk).update(voided_at=timezone.now())
+    return nurse, patients, [*visits, gone]
+
+
+def test_patients_visible_among_is_the_visibility_rule_by_id(city):
+    nurse, patients, _visits = city
+    asked = [p.pk for p in patients] + [10**9, "abc", -1]
+    # when
+    got = patients_visible_among(user=nurse, pks=asked)
+    # then: exactly what the ORM's rule gives, as full rows
+    expected = patient_visible_qs(user=nurse).filter(pk__in=[p.pk for p in patients]).in_bulk()
+    assert set(got) == set(expected) == {p.pk for p in patients[:3]}
+    for pk, patient in got.items():
+        assert patient.get_deferred_fields() == set()
+        assert (patient.full_name, patient.birth_date) == (
+            expected[pk].full_name,
+            expected[pk].birth_date,
+        )
+    assert patients_visible_among(user=nurse, pks=[]) == {}
+    assert patients_visible_among(user=make_staff(nurse.memberships.first().facility,
+                                  Role.CITY_ADMIN), pks=asked) == {}  # fmt: skip
+
+
+def test_encounters_visible_among_keeps_the_visits_of_visible_patients(city):
+    nurse, patients, visits = city
+    asked = [v.pk for v in visits] + [10**9, "x"]
+    # when
+    got = patient_encounters_visible_among(user=nurse, pks=asked)
+    # then: not voided, of a patient she sees; only the keys the checks read are loaded
+    visible = patient_visible_qs(user=nurse).values("pk")
+    expected = Encounter.objects.filter(
+        voided_at__isnull=True, patient__in=visible, pk__in=[v.pk for v in visits]
+    ).in_bulk()
+    moved = visits[4]  # the merged patient's visit, now the survivor's (her own patient)
+    assert set(got) == set(expected) == {v.pk for v in [*visits[:3], moved]}
+    for pk, encounter in got.items():
+        assert (encounter.patient_id, encounter.facility_id) == (
+            expected[pk].patient_id,
+            expected[pk].facility_id,
+        )
+        assert "patient_id" not in encounter.get_deferred_fields()
+        assert "status" in encounter.get_deferred_fields()
 
 
 def _status(patient):
