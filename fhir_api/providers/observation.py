@@ -354,12 +354,22 @@ class ObservationProvider:
                     raise error from None
             if failed is not None:
                 raise failed
-            extras = [_extra(s, r, w.slot) for s, r, w in zip(sents, rows, writes, strict=True)]
-            ResourceExtra.objects.bulk_create(e for e in extras if e is not None)
-        return [
-            _writes.answer(call, TYPE, *_render(row, write.slot, extra), status=201)
-            for row, write, extra in zip(rows, writes, extras, strict=True)
-        ]
+            answers, extras = [], []
+            for sent, row, write in zip(sents, rows, writes, strict=True):
+                # rendered once: its stored form (the base of `_extra`) is the body without id
+                # and meta; a new extra (revision 0) leaves the version as it is
+                body = vital_to_json(row, write.slot)
+                stored = {k: v for k, v in body.items() if k not in ("id", "meta")}
+                content = extras_diff(sent, stored)
+                if content:
+                    extras.append(
+                        ResourceExtra(resource_type=TYPE, resource_id=body["id"], content=content)
+                    )
+                    body = extras_apply(body, content)
+                version, last = vital_version(row), vital_last_updated(row)
+                answers.append(_writes.answer(call, TYPE, body, version, last, status=201))
+            ResourceExtra.objects.bulk_create(extras)
+        return answers
 
 
 def _mapped(sent: dict[str, Any]) -> VitalsWrite:
