@@ -204,17 +204,16 @@ def _ids(pks) -> list[int]:
     return sorted(ids)
 
 
-def _visible_rows(user, statement: Prepared, pks) -> list[tuple]:
-    """The rows of a statement over `_visible_sql` for these primary keys (`%(pks)s`)."""
+def _visible_among(user, statement: Prepared, pks, model, only=None) -> dict:
+    """The instances by id of a statement over `_visible_sql` for these primary keys
+    (`%(pks)s`)."""
     ids = _ids(pks)
     if not ids or not getattr(user, "is_authenticated", False):
-        return []
+        return {}
     scope = _scope(user)
     if not scope.facility_ids:
-        return []  # city admins and staff without a patient role see no chart
-    with connection.cursor() as cursor:
-        statement.execute(cursor, {"pks": ids, **_visible_params(user, scope)})
-        return cursor.fetchall()
+        return {}  # city admins and staff without a patient role see no chart
+    return statement.by_pk({"pks": ids, **_visible_params(user, scope)}, model, only=only)
 
 
 def patients_visible_among(*, user, pks) -> dict[int, Patient]:
@@ -222,8 +221,7 @@ def patients_visible_among(*, user, pks) -> dict[int, Patient]:
     `patient_visible_qs(user=user).filter(pk__in=pks).in_bulk()`, written by hand and prepared (a
     partner's transaction asks it for the patients of its visits; the ORM compiled its
     visibility subqueries in several times the query's own time)."""
-    rows = _visible_rows(user, _patients_among_statement(), pks)
-    return {p.pk: p for p in (Row(r).take(Patient) for r in rows)}
+    return _visible_among(user, _patients_among_statement(), pks, Patient)
 
 
 @cache
@@ -244,8 +242,7 @@ def patient_encounters_visible_among(*, user, pks) -> dict[int, Encounter]:
     `Encounter.objects.filter(voided_at__isnull=True, patient__in=patient_visible_qs(user=user)
     .values("pk"), pk__in=pks).only("id", "patient_id", "facility_id").in_bulk()`, written by
     hand and prepared (the check of a partner's Observations and Conditions)."""
-    rows = _visible_rows(user, _encounters_among_statement(), pks)
-    return {e.pk: e for e in (Row(r).take(Encounter, only=_ENCOUNTER_KEYS) for r in rows)}
+    return _visible_among(user, _encounters_among_statement(), pks, Encounter, _ENCOUNTER_KEYS)
 
 
 @cache

@@ -103,6 +103,14 @@ class Prepared:
         args = ", ".join(["%s"] * len(self.order))
         self.execute_sql = f"EXECUTE {self.name}" + (f" ({args})" if self.order else "")
 
+    def by_pk(self, params: dict, model, *, only: tuple[str, ...] | None = None) -> dict:
+        """Run the statement, whose columns are `columns(model, alias, only)`, on the default
+        database; its instances by primary key (in the statement's order)."""
+        with connections["default"].cursor() as cursor:
+            self.execute(cursor, params)
+            rows = cursor.fetchall()
+        return {o.pk: o for o in (Row(r).take(model, only=only) for r in rows)}
+
     def execute(self, cursor, params: dict | None = None) -> None:
         """Run the statement on a Django cursor (preparing it first on a new session)."""
         wrapper = cursor.db

@@ -16,7 +16,6 @@ from datetime import date
 from functools import cache
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +23,7 @@ from django.utils.translation import gettext as _
 from ehealth.core import catalogs, permissions
 from ehealth.core.exceptions import ConcurrentEditError, DomainError
 from ehealth.core.models import AuditEvent, Facility, IcdCode
-from ehealth.core.sqlrows import Prepared, Row, columns
+from ehealth.core.sqlrows import Prepared, columns
 from patients.models import Encounter, IllegalTransition
 from patients.validation import VN_TZ
 
@@ -79,10 +78,7 @@ def encounters_for_update(ids) -> dict[int, Encounter]:
     ids = sorted({i for i in map(int, ids) if 0 < i < 2**63})  # others match no row
     if not ids:
         return {}
-    with connection.cursor() as cursor:
-        _encounters_locked_statement().execute(cursor, {"ids": ids})
-        rows = cursor.fetchall()
-    return {e.pk: e for e in (Row(r).take(Encounter) for r in rows)}
+    return _encounters_locked_statement().by_pk({"ids": ids}, Encounter)
 
 
 @cache
