@@ -19,6 +19,13 @@ from patients.services import patient_share_with_facility
 from tests.clinical.factories import make_drug, make_encounter
 from tests.core.factories import make_staff
 from tests.fhir.conftest import BASE, Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_refusal_audited,
+    assert_scope_statuses,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -207,23 +214,14 @@ def test_summary_count(api, al):
 # --- scopes, audit, capability, query counts ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Patient.rs", 403, 403),
-        ("system/AllergyIntolerance.r", 403, 200),
-        ("system/AllergyIntolerance.s", 200, 403),
-        ("system/AllergyIntolerance.rs", 200, 200),
-    ],
-)
+@pytest.mark.parametrize(("scopes", "search", "read"), scope_cases("AllergyIntolerance"))
 def test_scopes_are_enforced(api_for, al, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    assert caller.get("AllergyIntolerance").status_code == search
-    assert caller.get(f"AllergyIntolerance/{al['p'].pk}").status_code == read
+    assert_scope_statuses(caller, search, read, AllergyIntolerance=al["p"].pk)
 
 
 def test_anonymous_gets_401(al):
-    assert Api(None).get(f"AllergyIntolerance/{al['p'].pk}").status_code == 401
+    assert_anonymous_gets_401(f"AllergyIntolerance/{al['p'].pk}")
 
 
 def test_every_access_is_audited_per_patient(api, al):
@@ -231,12 +229,7 @@ def test_every_access_is_audited_per_patient(api, al):
     api.get("AllergyIntolerance", {"substance:contains": "n"})
     api.get("AllergyIntolerance", {"substance": "latex"})
     api.get(f"AllergyIntolerance/{al['e'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "patient_id")
     an, binh = al["an"].pk, al["binh"].pk
     assert rows == [
         ("fhir.allergy.read", "patients.Allergy", an),
@@ -245,8 +238,7 @@ def test_every_access_is_audited_per_patient(api, al):
         ("fhir.allergy.search", "", None),
         ("fhir.refused", "", None),
     ]
-    refused = AuditEvent.objects.get(actor=user, action="fhir.refused")
-    assert refused.detail["status"] == 404 and refused.detail["type"] == "AllergyIntolerance"
+    assert_refusal_audited(api, "AllergyIntolerance")
 
 
 def test_capability_statement_lists_allergy_intolerance():

@@ -14,6 +14,7 @@ from ehealth.core.models import AuditEvent, Role
 from fhir_api import systems
 from tests.core.factories import make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import assert_scope_statuses, client_audit_rows, scope_cases
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -296,33 +297,21 @@ def test_paging_follows_the_cursor(trail, admin_session):
 # --- scopes, audit of the audit, capability, writes, query counts ------------------------------
 
 
-@pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Patient.rs", 403, 403),
-        ("system/AuditEvent.r", 403, 200),
-        ("system/AuditEvent.s", 200, 403),
-        ("system/AuditEvent.rs", 200, 200),
-    ],
-)
+@pytest.mark.parametrize(("scopes", "search", "read"), scope_cases("AuditEvent"))
 def test_scopes_are_enforced(api_for, facility, scopes, search, read):
     caller = api_for(facility, scopes)
     caller.get("metadata")
     own = AuditEvent.objects.create(
         actor=caller.registered.client.application.user, action="fhir.patient.read"
     )
-    assert caller.get("AuditEvent").status_code == search
-    assert caller.get(f"AuditEvent/{own.pk}").status_code == read
+    assert_scope_statuses(caller, search, read, AuditEvent=own.pk)
 
 
 def test_reading_the_trail_is_audited(trail, api):
     api.get(f"AuditEvent/{trail['c1'].pk}")
     api.get("AuditEvent", {"action": "R"})  # finds the read just made (R), nothing else
-    rows = list(
-        AuditEvent.objects.filter(actor=api.registered.client.application.user)
-        .filter(action__startswith="fhir.auditevent")
-        .order_by("id")
-        .values_list("action", "target_type", "detail")
+    rows = client_audit_rows(
+        api, "action", "target_type", "detail", action__startswith="fhir.auditevent"
     )
     client_id = trail["client_id"]
     assert rows == [

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ehealth.core.models import AuditEvent, Role
+from ehealth.core.models import Role
 from fhir_api import systems
 from insurance.claims.batch_models import (
     BatchItem,
@@ -32,6 +32,13 @@ from patients.models import Encounter
 from patients.services import patient_share_with_facility
 from tests.core.factories import make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_refusal_audited,
+    assert_scope_statuses,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.insurance.claims.workspace_records import build, claimable_visit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claims_signing")]
@@ -382,23 +389,16 @@ def test_search_claim_responses(api, claims):
 
 
 @pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Coverage.rs", 403, 403),
-        ("system/Claim.r system/ClaimResponse.r", 403, 200),
-        ("system/Claim.s system/ClaimResponse.s", 200, 403),
-        ("system/Claim.rs system/ClaimResponse.rs", 200, 200),
-    ],
+    ("scopes", "search", "read"), scope_cases("Claim", "ClaimResponse", other="Coverage")
 )
 def test_scopes_are_enforced(api_for, claims, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    for path in ("Claim", "ClaimResponse"):
-        assert caller.get(path).status_code == search
-        assert caller.get(f"{path}/{claims['paid'].pk}").status_code == read
+    paid = claims["paid"].pk
+    assert_scope_statuses(caller, search, read, Claim=paid, ClaimResponse=paid)
 
 
 def test_anonymous_gets_401(claims):
-    assert Api(None).get(f"Claim/{claims['paid'].pk}").status_code == 401
+    assert_anonymous_gets_401(f"Claim/{claims['paid'].pk}")
 
 
 def test_every_access_is_audited_per_patient(api, claims):
@@ -407,12 +407,7 @@ def test_every_access_is_audited_per_patient(api, claims):
     api.get(f"ClaimResponse/{claims['paid'].pk}")
     api.get("ClaimResponse", {"outcome": "queued"})
     api.get(f"ClaimResponse/{claims['ready'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "target_id", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "target_id", "patient_id")
     patient = {k: claims[k].encounter.patient_id for k in ("ready", "invalid", "paid")}
     assert rows == [
         ("fhir.claim.read", "insurance.Dossier", str(claims["ready"].pk), patient["ready"]),
@@ -421,8 +416,7 @@ def test_every_access_is_audited_per_patient(api, claims):
         ("fhir.claimresponse.search", "", "", None),
         ("fhir.refused", "", "", None),
     ]
-    refused = AuditEvent.objects.get(actor=user, action="fhir.refused")
-    assert refused.detail["status"] == 404 and refused.detail["type"] == "ClaimResponse"
+    assert_refusal_audited(api, "ClaimResponse")
 
 
 def test_capability_statement_lists_claim_and_claim_response():

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ehealth.core.models import AuditEvent, Role
+from ehealth.core.models import Role
 from fhir_api import systems
 from patients.clinical_choices import DiagnosisPhase, EncounterKind, EncounterStatus
 from patients.models import Diagnosis
@@ -16,6 +16,14 @@ from patients.services import patient_share_with_facility
 from tests.clinical.factories import make_encounter
 from tests.core.factories import make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_refusal_audited,
+    assert_scope_statuses,
+    client_audit_events,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -228,23 +236,14 @@ def test_post_search_is_the_same_search(api, dx):
 # --- scopes, audit, capability, query counts ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Encounter.rs", 403, 403),
-        ("system/Condition.r", 403, 200),
-        ("system/Condition.s", 200, 403),
-        ("system/Condition.rs", 200, 200),
-    ],
-)
+@pytest.mark.parametrize(("scopes", "search", "read"), scope_cases("Condition", other="Encounter"))
 def test_scopes_are_enforced(api_for, dx, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    assert caller.get("Condition").status_code == search
-    assert caller.get(f"Condition/{dx['a'].pk}").status_code == read
+    assert_scope_statuses(caller, search, read, Condition=dx["a"].pk)
 
 
 def test_anonymous_gets_401(dx):
-    assert Api(None).get(f"Condition/{dx['a'].pk}").status_code == 401
+    assert_anonymous_gets_401(f"Condition/{dx['a'].pk}")
 
 
 def test_every_access_is_audited_per_patient(api, dx):
@@ -252,12 +251,7 @@ def test_every_access_is_audited_per_patient(api, dx):
     api.get("Condition", {"code": "J06.9"})
     api.get("Condition", {"code": "Z00"})
     api.get(f"Condition/{dx['e'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "patient_id")
     an, binh = dx["an"].pk, dx["binh"].pk
     assert rows == [
         ("fhir.condition.read", "patients.Diagnosis", an),
@@ -266,10 +260,9 @@ def test_every_access_is_audited_per_patient(api, dx):
         ("fhir.condition.search", "", None),
         ("fhir.refused", "", None),
     ]
-    read = AuditEvent.objects.get(actor=user, action="fhir.condition.read")
+    read = client_audit_events(api).get(action="fhir.condition.read")
     assert read.target_id == str(dx["a"].pk) and read.channel == "fhir"
-    refused = AuditEvent.objects.get(actor=user, action="fhir.refused")
-    assert refused.detail["status"] == 404 and refused.detail["type"] == "Condition"
+    assert_refusal_audited(api, "Condition")
 
 
 def test_capability_statement_lists_condition():

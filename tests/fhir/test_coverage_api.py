@@ -8,12 +8,19 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ehealth.core.models import AuditEvent, Role
+from ehealth.core.models import Role
 from fhir_api import systems
 from insurance.models import InsuranceCard
 from patients.services import patient_share_with_facility
 from tests.core.factories import make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_scope_statuses,
+    client_audit_events,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -170,23 +177,14 @@ def test_coverage_paging_follows_the_cursor(api, cards):
 # --- scopes, audit, capability, query counts ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Patient.rs", 403, 403),
-        ("system/Coverage.r", 403, 200),
-        ("system/Coverage.s", 200, 403),
-        ("system/Coverage.rs", 200, 200),
-    ],
-)
+@pytest.mark.parametrize(("scopes", "search", "read"), scope_cases("Coverage"))
 def test_scopes_are_enforced(api_for, cards, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    assert caller.get("Coverage").status_code == search
-    assert caller.get(f"Coverage/{cards['n'].pk}").status_code == read
+    assert_scope_statuses(caller, search, read, Coverage=cards["n"].pk)
 
 
 def test_anonymous_gets_401(cards):
-    assert Api(None).get(f"Coverage/{cards['n'].pk}").status_code == 401
+    assert_anonymous_gets_401(f"Coverage/{cards['n'].pk}")
 
 
 def test_every_access_is_audited_per_patient(api, cards):
@@ -194,12 +192,7 @@ def test_every_access_is_audited_per_patient(api, cards):
     api.get("Coverage")
     api.get("Coverage", {"identifier": "XX0000000000000"})
     api.get(f"Coverage/{cards['s'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "patient_id")
     an, binh = cards["an"].pk, cards["binh"].pk
     assert rows == [
         ("fhir.coverage.read", "insurance.InsuranceCard", an),
@@ -208,7 +201,7 @@ def test_every_access_is_audited_per_patient(api, cards):
         ("fhir.coverage.search", "", None),
         ("fhir.refused", "", None),
     ]
-    read = AuditEvent.objects.get(actor=user, action="fhir.coverage.read")
+    read = client_audit_events(api).get(action="fhir.coverage.read")
     assert read.target_id == str(cards["n"].pk) and read.channel == "fhir"
 
 

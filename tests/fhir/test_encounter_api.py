@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ehealth.core.models import AuditEvent, Role
+from ehealth.core.models import Role
 from fhir_api import systems
 from patients.clinical_choices import EncounterKind, EncounterStatus
 from patients.models import BedOccupancy, Transfer
@@ -16,6 +16,14 @@ from patients.services import patient_share_with_facility
 from tests.clinical.factories import make_encounter
 from tests.core.factories import BedFactory, DepartmentFactory, WardFactory, make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_refusal_audited,
+    assert_scope_statuses,
+    client_audit_events,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -230,23 +238,14 @@ def test_summary_count(api, visits):
 # --- scopes, audit, capability, query counts ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Patient.rs", 403, 403),
-        ("system/Encounter.r", 403, 200),
-        ("system/Encounter.s", 200, 403),
-        ("system/Encounter.rs", 200, 200),
-    ],
-)
+@pytest.mark.parametrize(("scopes", "search", "read"), scope_cases("Encounter"))
 def test_scopes_are_enforced(api_for, visits, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    assert caller.get("Encounter").status_code == search
-    assert caller.get(f"Encounter/{visits['A'].pk}").status_code == read
+    assert_scope_statuses(caller, search, read, Encounter=visits["A"].pk)
 
 
 def test_anonymous_gets_401(visits):
-    assert Api(None).get(f"Encounter/{visits['A'].pk}").status_code == 401
+    assert_anonymous_gets_401(f"Encounter/{visits['A'].pk}")
 
 
 def test_every_access_is_audited_per_patient(api, visits):
@@ -254,12 +253,7 @@ def test_every_access_is_audited_per_patient(api, visits):
     api.get("Encounter", {"status": "finished,cancelled,arrived"})
     api.get("Encounter", {"status": "planned"})
     api.get(f"Encounter/{visits['E'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "patient_id")
     an, binh = visits["an"].pk, visits["binh"].pk
     assert rows == [
         ("fhir.encounter.read", "patients.Encounter", an),
@@ -268,10 +262,9 @@ def test_every_access_is_audited_per_patient(api, visits):
         ("fhir.encounter.search", "", None),
         ("fhir.refused", "", None),
     ]
-    read = AuditEvent.objects.get(actor=user, action="fhir.encounter.read")
+    read = client_audit_events(api).get(action="fhir.encounter.read")
     assert read.target_id == str(visits["A"].pk) and read.channel == "fhir"
-    refused = AuditEvent.objects.get(actor=user, action="fhir.refused")
-    assert refused.detail["status"] == 404 and refused.detail["type"] == "Encounter"
+    assert_refusal_audited(api, "Encounter")
 
 
 def test_capability_statement_lists_encounter():

@@ -16,7 +16,7 @@ from django.utils import timezone
 from billing.charges import charges_derive
 from billing.invoices import invoice_build
 from billing.models import ChargeLine, ChargeStatus, Invoice, InvoiceStatus
-from ehealth.core.models import AuditEvent, Role
+from ehealth.core.models import Role
 from fhir_api import systems
 from patients.models import Encounter
 from tests.billing.factories import (
@@ -31,6 +31,14 @@ from tests.billing.factories import (
 )
 from tests.core.factories import make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_refusal_audited,
+    assert_scope_statuses,
+    client_audit_events,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.insurance.claims.workspace_records import claimable_visit
 
 pytestmark = pytest.mark.django_db
@@ -355,24 +363,16 @@ def test_draft_invoice_of_a_stay_still_open(api, facility):
 # --- scopes, audit, capability, query counts ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Patient.rs", 403, 403),
-        ("system/ChargeItem.r system/Invoice.r", 403, 200),
-        ("system/ChargeItem.s system/Invoice.s", 200, 403),
-        ("system/ChargeItem.rs system/Invoice.rs", 200, 200),
-    ],
-)
+@pytest.mark.parametrize(("scopes", "search", "read"), scope_cases("ChargeItem", "Invoice"))
 def test_scopes_are_enforced(api_for, fees, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    for path, key in (("ChargeItem", "a_lab"), ("Invoice", "inv_a")):
-        assert caller.get(path).status_code == search
-        assert caller.get(f"{path}/{fees[key].pk}").status_code == read
+    assert_scope_statuses(
+        caller, search, read, ChargeItem=fees["a_lab"].pk, Invoice=fees["inv_a"].pk
+    )
 
 
 def test_anonymous_gets_401(fees):
-    assert Api(None).get(f"Invoice/{fees['inv_a'].pk}").status_code == 401
+    assert_anonymous_gets_401(f"Invoice/{fees['inv_a'].pk}")
 
 
 def test_every_access_is_audited_per_patient(api, fees):
@@ -381,12 +381,7 @@ def test_every_access_is_audited_per_patient(api, fees):
     api.get(f"Invoice/{fees['inv_a'].pk}")
     api.get("Invoice", {"status": "draft"})
     api.get(f"Invoice/{fees['inv_there'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "target_id", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "target_id", "patient_id")
     an, binh = fees["an"].pk, fees["binh"].pk
     assert rows == [
         ("fhir.chargeitem.read", "billing.ChargeLine", str(fees["a_lab"].pk), an),
@@ -396,10 +391,9 @@ def test_every_access_is_audited_per_patient(api, fees):
         ("fhir.invoice.search", "", "", None),
         ("fhir.refused", "", "", None),
     ]
-    search = AuditEvent.objects.filter(actor=user, action="fhir.chargeitem.search").first()
+    search = client_audit_events(api, action="fhir.chargeitem.search").first()
     assert search.detail["params"] == ["code"] and search.channel == "fhir"
-    refused = AuditEvent.objects.get(actor=user, action="fhir.refused")
-    assert refused.detail["status"] == 404 and refused.detail["type"] == "Invoice"
+    assert_refusal_audited(api, "Invoice")
 
 
 def test_capability_statement_lists_charge_item_and_invoice():

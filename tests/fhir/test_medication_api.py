@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ehealth.core.models import AuditEvent, Role
+from ehealth.core.models import Role
 from fhir_api import systems
 from patients.clinical_choices import EncounterKind, EncounterStatus, PrescriptionStatus
 from patients.models import Prescription, PrescriptionItem
@@ -19,6 +19,13 @@ from patients.services import patient_share_with_facility
 from tests.clinical.factories import make_drug, make_encounter
 from tests.core.factories import make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_refusal_audited,
+    assert_scope_statuses,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -324,22 +331,15 @@ def test_summary_count_and_post_search(api, md):
 
 @pytest.mark.parametrize(
     ("scopes", "search", "read"),
-    [
-        ("system/ServiceRequest.rs", 403, 403),
-        ("system/MedicationRequest.r", 403, 200),
-        ("system/MedicationRequest.s", 200, 403),
-        ("system/MedicationRequest.rs", 200, 200),
-        ("system/*.rs", 200, 200),
-    ],
+    [*scope_cases("MedicationRequest", other="ServiceRequest"), ("system/*.rs", 200, 200)],
 )
 def test_scopes_are_enforced(api_for, md, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    assert caller.get("MedicationRequest").status_code == search
-    assert caller.get(f"MedicationRequest/{md['p'].pk}").status_code == read
+    assert_scope_statuses(caller, search, read, MedicationRequest=md["p"].pk)
 
 
 def test_anonymous_gets_401(md):
-    assert Api(None).get(f"MedicationRequest/{md['p'].pk}").status_code == 401
+    assert_anonymous_gets_401(f"MedicationRequest/{md['p'].pk}")
 
 
 def test_every_access_is_audited_per_patient(api, md):
@@ -347,12 +347,7 @@ def test_every_access_is_audited_per_patient(api, md):
     api.get("MedicationRequest", {"code": "TH-IBU,TH-AMOX"})
     api.get("MedicationRequest", {"code": "NONE"})
     api.get(f"MedicationRequest/{md['e'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "target_id", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "target_id", "patient_id")
     an, binh = md["an"].pk, md["binh"].pk
     assert rows == [
         ("fhir.medication_request.read", "patients.PrescriptionItem", str(md["v"].pk), an),
@@ -361,8 +356,7 @@ def test_every_access_is_audited_per_patient(api, md):
         ("fhir.medication_request.search", "", "", None),
         ("fhir.refused", "", "", None),
     ]
-    refused = AuditEvent.objects.get(actor=user, action="fhir.refused")
-    assert refused.detail["status"] == 404 and refused.detail["type"] == "MedicationRequest"
+    assert_refusal_audited(api, "MedicationRequest")
 
 
 def test_capability_statement_lists_medication_request():

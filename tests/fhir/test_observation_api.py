@@ -22,6 +22,13 @@ from patients.services import patient_share_with_facility
 from tests.clinical.factories import make_encounter, make_service
 from tests.core.factories import make_staff
 from tests.fhir.conftest import BASE, Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_refusal_audited,
+    assert_scope_statuses,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -344,22 +351,15 @@ def test_post_search_is_the_same_search(api, obs):
 
 
 @pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Condition.rs", 403, 403),
-        ("system/Observation.r", 403, 200),
-        ("system/Observation.s", 200, 403),
-        ("system/Observation.rs", 200, 200),
-    ],
+    ("scopes", "search", "read"), scope_cases("Observation", other="Condition")
 )
 def test_scopes_are_enforced(api_for, obs, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    assert caller.get("Observation").status_code == search
-    assert caller.get(f"Observation/{_id(obs, 'v1.temp')}").status_code == read
+    assert_scope_statuses(caller, search, read, Observation=_id(obs, "v1.temp"))
 
 
 def test_anonymous_gets_401(obs):
-    assert Api(None).get(f"Observation/{_id(obs, 'v1.temp')}").status_code == 401
+    assert_anonymous_gets_401(f"Observation/{_id(obs, 'v1.temp')}")
 
 
 def test_every_access_is_audited_per_patient(api, obs):
@@ -368,12 +368,7 @@ def test_every_access_is_audited_per_patient(api, obs):
     api.get("Observation", {"code": "8867-4"})
     api.get("Observation", {"code": "Z00"})
     api.get(f"Observation/{_id(obs, 've.temp')}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "target_id", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "target_id", "patient_id")
     an, binh = obs["an"].pk, obs["binh"].pk
     assert rows == [
         ("fhir.observation.read", "patients.VitalSigns", str(obs["v1"].pk), an),
@@ -383,8 +378,7 @@ def test_every_access_is_audited_per_patient(api, obs):
         ("fhir.observation.search", "", "", None),
         ("fhir.refused", "", "", None),
     ]
-    refused = AuditEvent.objects.get(actor=user, action="fhir.refused")
-    assert refused.detail["status"] == 404 and refused.detail["type"] == "Observation"
+    assert_refusal_audited(api, "Observation")
 
 
 def test_capability_statement_lists_observation():

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ehealth.core.models import AuditEvent, Role
+from ehealth.core.models import Role
 from ehealth.core.models.catalogs import CostGroup
 from fhir_api import registry, systems
 from patients.clinical_choices import EncounterKind, EncounterStatus, OrderStatus
@@ -19,6 +19,13 @@ from patients.services import patient_share_with_facility
 from tests.clinical.factories import make_encounter, make_service
 from tests.core.factories import DepartmentFactory, make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_scope_statuses,
+    client_audit_events,
+    client_audit_rows,
+    scope_cases,
+)
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -400,18 +407,11 @@ def test_report_of_a_newly_resulted_order_appears(api, od):
 
 
 @pytest.mark.parametrize(
-    ("scopes", "search", "read"),
-    [
-        ("system/Condition.rs", 403, 403),
-        ("system/ServiceRequest.r", 403, 200),
-        ("system/ServiceRequest.s", 200, 403),
-        ("system/ServiceRequest.rs", 200, 200),
-    ],
+    ("scopes", "search", "read"), scope_cases("ServiceRequest", other="Condition")
 )
 def test_service_request_scopes(api_for, od, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    assert caller.get("ServiceRequest").status_code == search
-    assert caller.get(f"ServiceRequest/{od['cbc'].pk}").status_code == read
+    assert_scope_statuses(caller, search, read, ServiceRequest=od["cbc"].pk)
     assert caller.get(f"DiagnosticReport/{od['cbc'].pk}").status_code == 403
 
 
@@ -426,8 +426,7 @@ def test_diagnostic_report_scopes(api_for, od, facility, scopes, status):
 
 
 def test_anonymous_gets_401(od):
-    assert Api(None).get(f"ServiceRequest/{od['cbc'].pk}").status_code == 401
-    assert Api(None).get("DiagnosticReport").status_code == 401
+    assert_anonymous_gets_401(f"ServiceRequest/{od['cbc'].pk}", "DiagnosticReport")
 
 
 def test_every_access_is_audited_per_patient(api, od):
@@ -437,12 +436,7 @@ def test_every_access_is_audited_per_patient(api, od):
     api.get(f"DiagnosticReport/{od['xray'].pk}")
     api.get("DiagnosticReport", {"status": "final"})
     api.get(f"ServiceRequest/{od['e'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "target_id", "patient_id")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "target_id", "patient_id")
     an, binh = od["an"].pk, od["binh"].pk
     assert rows == [
         ("fhir.service_request.read", "patients.ServiceOrder", str(od["cbc"].pk), an),
@@ -453,8 +447,7 @@ def test_every_access_is_audited_per_patient(api, od):
         ("fhir.diagnostic_report.search", "patients.Patient", str(an), an),
         ("fhir.refused", "", "", None),
     ]
-    searches = AuditEvent.objects.filter(actor=user, action="fhir.service_request.search")
-    search = searches.order_by("id").first()
+    search = client_audit_events(api, action="fhir.service_request.search").first()
     assert search.detail["params"] == ["code"] and search.detail["count"] == 3
     assert search.channel == "fhir"
 

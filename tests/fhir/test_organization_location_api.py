@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ehealth.core.models import AuditEvent, Facility, Role
+from ehealth.core.models import Facility, Role
 from fhir_api import systems
 from patients.models import BedOccupancy
 from tests.core.factories import (
@@ -19,6 +19,7 @@ from tests.core.factories import (
     make_staff,
 )
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import client_audit_events
 from tests.patients.factories import make_patient
 
 pytestmark = pytest.mark.django_db
@@ -248,8 +249,7 @@ def test_every_access_is_audited(api, tree, facility):
     api.get("Organization", {"name": "benh vien"})
     api.get(f"Location/ward-{tree['ward'].pk}")
     api.get("Location", {"physical-type": "bd"})
-    user = api.registered.client.application.user
-    events = list(AuditEvent.objects.filter(actor=user).order_by("id"))
+    events = list(client_audit_events(api))
     assert [(e.action, e.target_id, e.patient_id) for e in events] == [
         ("fhir.organization.read", str(facility.pk), None),
         ("fhir.organization.search", "", None),

@@ -16,6 +16,7 @@ from patients.models import Patient
 from patients.services import patient_share_with_facility
 from tests.core.factories import make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import client_audit_rows
 from tests.patients.factories import make_patient, unique_cccd
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_eager")]
@@ -396,10 +397,7 @@ def test_every_access_is_audited(api, facility):
     api.get("Patient", {"family": "tran"})
     api.get("Patient", {"family": "nobody"})
     api.get("Patient/999999")
-    user = api.registered.client.application.user
-    actions = list(
-        AuditEvent.objects.filter(actor=user).order_by("id").values_list("action", "patient_id")
-    )
+    actions = client_audit_rows(api, "action", "patient_id")
     assert actions == [
         ("fhir.patient.read", patient.pk),
         ("fhir.patient.search", patient.pk),

@@ -7,10 +7,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ehealth.core.models import AuditEvent, Role, StaffMembership
+from ehealth.core.models import Role, StaffMembership
 from fhir_api import systems
 from tests.core.factories import DepartmentFactory, FacilityFactory, UserFactory, make_staff
 from tests.fhir.conftest import Api, body
+from tests.fhir.shared import (
+    assert_anonymous_gets_401,
+    assert_scope_statuses,
+    client_audit_rows,
+    scope_cases,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -244,19 +250,12 @@ def test_practitioner_role_unknown_parameter_is_400(api, staff):
 
 @pytest.mark.parametrize(
     ("scopes", "search", "read"),
-    [
-        ("system/Organization.rs", 403, 403),
-        ("system/Practitioner.r system/PractitionerRole.r", 403, 200),
-        ("system/Practitioner.s system/PractitionerRole.s", 200, 403),
-        ("system/Practitioner.rs system/PractitionerRole.rs", 200, 200),
-    ],
+    scope_cases("Practitioner", "PractitionerRole", other="Organization"),
 )
 def test_scopes_are_enforced(api_for, staff, facility, scopes, search, read):
     caller = api_for(facility, scopes)
-    assert caller.get("Practitioner").status_code == search
-    assert caller.get("PractitionerRole").status_code == search
-    assert caller.get(f"Practitioner/{staff['an'].pk}").status_code == read
-    assert caller.get(f"PractitionerRole/{staff['an_doc'].pk}").status_code == read
+    an, an_doc = staff["an"].pk, staff["an_doc"].pk
+    assert_scope_statuses(caller, search, read, Practitioner=an, PractitionerRole=an_doc)
 
 
 def test_client_of_another_unit_sees_the_same_directory(api_for, staff, other_facility):
@@ -265,8 +264,7 @@ def test_client_of_another_unit_sees_the_same_directory(api_for, staff, other_fa
 
 
 def test_anonymous_gets_401(staff):
-    assert Api(None).get(f"Practitioner/{staff['an'].pk}").status_code == 401
-    assert Api(None).get("PractitionerRole").status_code == 401
+    assert_anonymous_gets_401(f"Practitioner/{staff['an'].pk}", "PractitionerRole")
 
 
 def test_staff_session_reads_the_city_directory(client, staff, facility):
@@ -285,12 +283,7 @@ def test_every_access_is_audited(api, staff):
     api.get(f"PractitionerRole/{staff['an_doc'].pk}")
     api.get("PractitionerRole", {"role": "nurse"})
     api.get(f"Practitioner/{staff['dung'].pk}")
-    user = api.registered.client.application.user
-    rows = list(
-        AuditEvent.objects.filter(actor=user)
-        .order_by("id")
-        .values_list("action", "target_type", "target_id", "detail")
-    )
+    rows = client_audit_rows(api, "action", "target_type", "target_id", "detail")
     client_id = api.registered.client_id
     assert rows == [
         ("fhir.practitioner.read", "core.User", str(staff["an"].pk), {"client_id": client_id}),
