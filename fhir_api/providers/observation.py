@@ -381,8 +381,8 @@ def _mapped(sent: dict[str, Any]) -> VitalsWrite:
 
 def _check_encounter(write: VitalsWrite, encounter: Encounter | None, facility: Facility) -> None:
     """The encounter (as the caller sees it, None when not) may take the vital sign written."""
-    if encounter is None:
-        raise Unprocessable(
+    if encounter is None:  # 404 as a Condition's or an Encounter's unknown reference answers
+        raise NotFound(
             f"Encounter/{write.encounter_id} is not known.", expression="Observation.encounter"
         )
     if write.patient_id not in (None, encounter.patient_id):

@@ -542,7 +542,7 @@ def test_create_honours_prefer(api, facility, open_visit, prefer, has_body):
          422, "Observation.code"),
         (lambda v: {**_temperature(v), "subject": {"reference": "Patient/99999999"}}, 422,
          "Observation.subject"),
-        (lambda v: {**_temperature(v), "encounter": {"reference": "Encounter/99999999"}}, 422,
+        (lambda v: {**_temperature(v), "encounter": {"reference": "Encounter/99999999"}}, 404,
          "Observation.encounter"),
         (lambda v: {**_temperature(v), "effectiveDateTime": "2099-01-01T08:00:00+07:00"}, 422,
          "Observation.effectiveDateTime"),
@@ -565,10 +565,10 @@ def test_bad_input_is_refused_at_its_element_and_nothing_is_written(
     assert not ResourceExtra.objects.filter(resource_type="Observation").exists()
 
 
-def test_create_on_a_stranger_encounter_is_422_like_an_unknown_one(api, facility, obs):
+def test_create_on_a_stranger_encounter_is_404_like_an_unknown_one(api, facility, obs):
     _as_nurse(api, facility)
     response = api.post("Observation", _temperature(obs["E"]))
-    assert response.status_code == 422
+    assert response.status_code == 404
     assert body(response)["issue"][0]["expression"] == ["Observation.encounter"]
 
 

@@ -233,7 +233,7 @@ REFUSALS = {
     "temperature 80 °C": (lambda v, f, o: vital(v, value=80), 422, False),
     "unknown encounter": (
         lambda v, f, o: vital(v, encounter={"reference": "Encounter/99999999"}),
-        422,
+        404,
         True,
     ),
     "subject not the visit's patient": (
