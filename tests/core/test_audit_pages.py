@@ -192,3 +192,16 @@ def test_the_trail_is_append_only_in_the_model_and_in_the_database(facility):
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.action == "patient.view"
     assert stored.at <= datetime.now(UTC)
+
+
+def test_the_trail_indexes_each_lookup_once(db):
+    # every access inserts a row: no index whose columns another index leads with
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, AuditEvent._meta.db_table)
+    indexes = [tuple(c["columns"]) for c in found.values() if c["index"] and not c["primary_key"]]
+    assert ("facility_id", "at") in indexes
+    for columns in indexes:
+        leading = [
+            other for other in indexes if other != columns and other[: len(columns)] == columns
+        ]
+        assert not leading, f"{columns} is the start of {leading}"

@@ -62,7 +62,12 @@ class AuditEvent(models.Model):
     actor_username = models.CharField(max_length=150, blank=True)
     role = models.CharField(_("vai trò"), max_length=30, blank=True)
     facility = models.ForeignKey(
-        "core.Facility", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "core.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # audit_facility_at leads with it; every access inserts a row
     )
     action = models.CharField(_("hành động"), max_length=80)
     target_type = models.CharField(_("loại đối tượng"), max_length=80, blank=True)
