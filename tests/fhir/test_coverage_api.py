@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from ehealth.core.models import Role
 from fhir_api import systems
 from insurance.models import InsuranceCard
-from patients.services import patient_share_with_facility
+from patients.services import patient_share_with_facility, patient_void
 from tests.core.factories import make_staff
 from tests.fhir.conftest import Api, body
 from tests.fhir.shared import (
@@ -239,3 +239,18 @@ def test_search_page_runs_a_constant_number_of_queries(
         response = api.get("Coverage", {"_count": 100})
     assert small_rows == 3 and len(body(response)["entry"]) == 3 + 24
     assert small <= 10  # token, client, permissions, page, audit
+
+
+def test_the_cards_of_a_patient_voided_in_error_are_no_longer_served(api, facility, cards):
+    # given Bình's record voided as registered in error
+    binh = cards["binh"]
+    patient_void(
+        actor=make_staff(facility, Role.RECEPTIONIST),
+        facility=facility,
+        patient=binh,
+        reason="Nhầm",
+    )
+    # then his card is unknown on read and absent from a search, like a stranger's
+    assert api.get(f"Coverage/{cards['b'].pk}").status_code == 404
+    assert _ids(api.get("Coverage", {"beneficiary": f"Patient/{binh.pk}"})) == []
+    assert str(cards["n"].pk) in _ids(api.get("Coverage"))
