@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from ehealth.core.models import AuditEvent
 from patients.clinical.reception import encounter_check_in, encounter_check_in_many
@@ -69,3 +71,36 @@ def test_the_check_in_permission_is_needed(doctor, facility):
             actor=doctor, facility=facility, datas=[form(make_patient(facility), room)]
         )
     assert not Encounter.objects.exists()
+
+
+def test_patients_and_rooms_the_caller_loaded_are_not_read_again(receptionist, facility):
+    room = make_room(facility)
+    patients = [make_patient(facility) for _ in range(5)]
+    datas = [form(p, room) for p in patients]
+    encounter_check_in_many(actor=receptionist, facility=facility, datas=datas[:1])  # warm caches
+    given = {"patients": {p.pk: p for p in patients[1:3]}, "rooms": {room.pk: room}}
+    # a patient missing from those given is unknown, as a missing one (nothing written)
+    with pytest.raises(BatchItemError) as caught:
+        encounter_check_in_many(actor=receptionist, facility=facility, datas=datas[:3], **given)
+    assert caught.value.index == 0 and isinstance(caught.value.error, Http404)
+    assert not Encounter.objects.filter(patient__in=patients[1:3]).exists()
+    # with them, the statements of the batch read neither the patients nor the rooms
+    with CaptureQueriesContext(connection) as loaded:
+        opened = encounter_check_in_many(
+            actor=receptionist, facility=facility, datas=datas[1:3], **given
+        )
+    with CaptureQueriesContext(connection) as alone:
+        encounter_check_in_many(actor=receptionist, facility=facility, datas=datas[3:])
+    assert _patient_and_room_reads(loaded) == []
+    assert len(_patient_and_room_reads(alone)) == 2
+    assert len(alone.captured_queries) - len(loaded.captured_queries) == 2
+    assert [e.patient_id for e in opened] == [p.pk for p in patients[1:3]]
+
+
+def _patient_and_room_reads(ctx) -> list[str]:
+    return [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith("SELECT")
+        and ('FROM "patients_patient" ' in q["sql"] or 'JOIN "core_department"' in q["sql"])
+    ]
