@@ -101,18 +101,26 @@ def void_reason(call: Call, what: str) -> str:
 
 
 def batch_mapped(
-    resources: list[dict[str, Any]], resource_type: str, mapper: Callable[[dict[str, Any]], Any]
+    resources: list[dict[str, Any]],
+    resource_type: str,
+    mapper: Callable[[dict[str, Any]], Any],
+    *,
+    unit_of: Call | None = None,
 ) -> tuple[list[dict[str, Any]], list[Any], Exception | None]:
     """The resources of a `create_many` validated (`read_body`'s check) and mapped in order up to
     the first that fails: (the valid resources, what `mapper` made of each, that failure with
     `batch_index` = its position, or None). The caller writes the entries before the failure
-    first and raises it only then, so that an error of theirs answers instead, as one by one."""
+    first and raises it only then, so that an error of theirs answers instead, as one by one.
+    `unit_of`: the call whose client must be of a unit (`client_facility`: 403), checked after
+    each mapping, as `create` checks it."""
     sents: list[dict[str, Any]] = []
     mapped: list[Any] = []
     for i, resource in enumerate(resources):
         try:
             sent = validated(resource, resource_type)
             item = mapper(sent)
+            if unit_of is not None:
+                client_facility(unit_of)
         except Exception as exc:  # noqa: BLE001 - raised by the caller, after the entries before it
             exc.batch_index = i
             return sents, mapped, exc

@@ -291,13 +291,7 @@ class ConditionProvider:
         on one encounter take the places and versions one by one would give them. The first entry
         that `create` would refuse raises its error with `batch_index` = its position.
         """
-
-        def mapped(sent: dict[str, Any]) -> ConditionInput:
-            data = _input(sent)
-            _writes.client_facility(call)  # as `create`: 403 for a caller of no unit, after mapping
-            return data
-
-        sents, datas, failed = _writes.batch_mapped(resources, TYPE, mapped)
+        sents, datas, failed = _writes.batch_mapped(resources, TYPE, _input, unit_of=call)
         facility = _writes.client_facility(call) if datas else None
         with transaction.atomic(savepoint=False):  # inside the Bundle's transaction
             if datas:

@@ -317,13 +317,7 @@ class ObservationProvider:
         its error with `batch_index` = its position: the entries before a refused one are still
         recorded first, as one by one, so that an error of theirs answers instead. Never None:
         vital signs of one batch do not depend on each other (several on one encounter too)."""
-
-        def mapped(sent: dict[str, Any]) -> VitalsWrite:
-            write = _mapped(sent)
-            _writes.client_facility(call)  # as `create`: 403 for a caller of no unit, after mapping
-            return write
-
-        sents, writes, failed = _writes.batch_mapped(resources, TYPE, mapped)
+        sents, writes, failed = _writes.batch_mapped(resources, TYPE, _mapped, unit_of=call)
         facility = _writes.client_facility(call) if writes else None
         wanted = {w.encounter_id for w in writes}
         if call.principal.kind == "staff":
